@@ -1,0 +1,24 @@
+"""The mock exporters: name -> how to build its family table, its dialect and service name."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from otelmock.exporters import node
+from otelmock.exporters.base import Family
+
+
+@dataclass(frozen=True, slots=True)
+class ExporterSpec:
+    service_name: str
+    dialect: str
+    families: Callable[[], Sequence[Family]]
+    landing_title: str
+
+
+EXPORTERS: dict[str, ExporterSpec] = {
+    "node": ExporterSpec("node-exporter", "go", node.families, "Node Exporter"),
+}
+
+__all__ = ["EXPORTERS", "ExporterSpec"]

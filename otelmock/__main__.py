@@ -1,0 +1,3 @@
+from otelmock.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,132 @@
+"""The Prometheus side: read an exporter's OTel provider and write the real exporter's exact text.
+
+client_python's custom-collector idea applied to OTel: on a scrape, collect the exporter's in-memory
+reader and write each point under the real name, TYPE, HELP and label order, in that exporter's
+dialect (see :mod:`otelmock.bridge.textformat`). The text of a tick is rendered once and cached, so
+concurrent scrapes of the same tick cost nothing and a slow client never holds the world.
+The scrape path never raises: a family whose points fail is logged and left out.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+from otelmock.bridge.otel import ExporterMeters, otel_name, sample_labels
+from otelmock.bridge.textformat import dcgm_value, escape_help, escape_label, go_float, python_float
+from otelmock.exporters.base import Family
+
+log = logging.getLogger(__name__)
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+DIALECTS = ("go", "python", "dcgm")
+Rows = list[tuple[tuple[str, ...], float]]
+
+
+def _le_key(lv: tuple[str, ...]) -> float:
+    return float(lv[-1].replace("+Inf", "inf"))
+
+
+class PrometheusBridge:
+    """Renders one exporter's exposition from its OTel instruments."""
+
+    def __init__(self, meters: ExporterMeters, reader: InMemoryMetricReader, dialect: str) -> None:
+        if dialect not in DIALECTS:
+            raise ValueError(f"unknown dialect {dialect!r}")
+        self.meters = meters
+        self.reader = reader
+        self.dialect = dialect
+        self._lock = threading.Lock()
+        self._cached: tuple[int, int, bytes] | None = None
+        families: Sequence[Family] = meters.families
+        self.families = sorted(families, key=lambda f: f.name) if dialect == "go" else list(families)
+
+    def render(self) -> bytes:
+        snap, proc = self.meters.current()
+        key = (snap.tick, id(snap))
+        with self._lock:
+            if self._cached is not None and self._cached[:2] == key:
+                return self._cached[2]
+            self.meters.pin(snap, proc)
+            try:
+                data = self.reader.get_metrics_data()
+            finally:
+                self.meters.pin(None)
+            points: dict[str, Rows] = {}
+            for rm in data.resource_metrics if data else ():
+                for sm in rm.scope_metrics:
+                    for metric in sm.metrics:
+                        fam, suffix = self.meters.instruments[metric.name]
+                        names = sample_labels(fam, suffix)
+                        points[metric.name] = [
+                            (tuple(str(p.attributes.get(n, "")) for n in names), float(p.value))
+                            for p in metric.data.data_points
+                        ]
+            body = self._text(points).encode()
+            self._cached = (*key, body)
+            return body
+
+    def _text(self, points: dict[str, Rows]) -> str:
+        out: list[str] = []
+        for fam in self.families:
+            try:
+                out.extend(self._family(fam, points))
+            except Exception:  # a broken family must not break the scrape
+                log.exception("family %s failed; left out of this scrape", fam.name)
+        return "".join(out)
+
+    def _family(self, fam: Family, points: dict[str, Rows]) -> list[str]:
+        from otelmock.bridge.otel import suffixes
+
+        present = {s: points.get(otel_name(fam.name + s), []) for s in self._suffixes(fam)}
+        if self.dialect == "go" and not any(present.values()):
+            return []  # client_golang drops families without metrics
+        lines = [f"# HELP {fam.name} {escape_help(fam.help)}\n", f"# TYPE {fam.name} {fam.type}\n"]
+        if self.dialect == "dcgm":
+            lines[0] = f"# HELP {fam.name} {fam.help}\n"
+            for lv, v in present[""]:
+                lines.append(f"{fam.name}{{{self._labels(fam.labels, lv)}}} {dcgm_value(v, fam.int_format)}\n")
+            return lines
+        if self.dialect == "python":
+            for suffix, rows in present.items():
+                names = sample_labels(fam, suffix) if suffix in suffixes(fam) else fam.labels
+                for lv, v in rows:
+                    lines.append(self._sample(fam.name + suffix, names, lv, v))
+            return lines
+        return lines + self._go_samples(fam, present)
+
+    def _suffixes(self, fam: Family) -> tuple[str, ...]:
+        return tuple(s for f, s in self.meters.instruments.values() if f is fam)
+
+    def _go_samples(self, fam: Family, present: dict[str, Rows]) -> list[str]:
+        order = sorted(fam.labels)
+        idx = [fam.labels.index(n) for n in order]
+        names = tuple(order)
+        lines = []
+        if fam.type in ("histogram", "summary"):
+            first = "_bucket" if fam.type == "histogram" else ""
+            groups: dict[tuple[str, ...], Rows] = {}
+            for lv, v in present.get(first, []):
+                groups.setdefault(lv[:-1], []).append((lv, v))
+            sums = dict(present.get("_sum", []))
+            counts = dict(present.get("_count", []))
+            extra = "le" if fam.type == "histogram" else "quantile"
+            for base in sorted(groups, key=lambda b: tuple(b[i] for i in idx)):
+                sb = tuple(base[i] for i in idx)
+                for lv, v in sorted(groups[base], key=lambda row: _le_key(row[0])):
+                    lines.append(self._sample(fam.name + first, (*names, extra), (*sb, lv[-1]), v))
+                lines.append(self._sample(fam.name + "_sum", names, sb, sums.get(base, 0.0)))
+                lines.append(self._sample(fam.name + "_count", names, sb, counts.get(base, 0.0)))
+            return lines
+        rows = sorted((tuple(lv[i] for i in idx), v) for lv, v in present[""])
+        return [self._sample(fam.name, names, lv, v) for lv, v in rows]
+
+    def _labels(self, names: Sequence[str], values: Sequence[str]) -> str:
+        return ",".join(f'{n}="{escape_label(v)}"' for n, v in zip(names, values, strict=True))
+
+    def _sample(self, name: str, names: Sequence[str], values: Sequence[str], v: float) -> str:
+        fmt = go_float if self.dialect == "go" else python_float
+        labels = f"{{{self._labels(names, values)}}}" if names else ""
+        return f"{name}{labels} {fmt(v)}\n"

@@ -1,0 +1,125 @@
+"""Command line: ``otelmock run | dump EXPORTER --at T | scenarios``.
+
+Configuration errors print one line naming the cause and exit with status 2; nothing is started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from datetime import datetime
+
+from otelmock import __version__, config
+from otelmock.clock import SimClock, WallClock
+from otelmock.errors import OtelmockError
+from otelmock.exporters import EXPORTERS
+from otelmock.runtime import Runtime
+from otelmock.scenario.loader import discover
+from otelmock.scenario.timeline import Timeline
+from otelmock.world.model import World
+
+log = logging.getLogger("otelmock")
+
+
+def parse_time(text: str) -> float:
+    """Unix seconds (``1767225600``) or ISO 8601 (``2026-01-01T00:00:00Z``)."""
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--at: {text!r} is neither Unix seconds nor ISO 8601") from None
+    if dt.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"--at: {text!r} needs a time zone (e.g. a trailing Z)")
+    return dt.timestamp()
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="otelmock", description="Mock exporters for an LLM-serving GPU server.")
+    p.add_argument("--version", action="version", version=f"otelmock {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", help="settings file (TOML or YAML); OTELMOCK_* variables override it")
+    common.add_argument("--scenario", help="scenario name (default: the 'scenario' setting)")
+    common.add_argument("--seed", type=int, help="override the seed")
+    run = sub.add_parser("run", parents=[common], help="serve every mock exporter on its port")
+    run.add_argument("--bind", help="address to bind (default: the 'bind' setting)")
+    dump = sub.add_parser("dump", parents=[common], help="print one scrape of an exporter without serving")
+    dump.add_argument("exporter", choices=sorted(EXPORTERS))
+    dump.add_argument("--at", type=parse_time, default=None, help="simulated time: Unix seconds or ISO 8601")
+    sub.add_parser("scenarios", parents=[common], help="list the scenarios that can be chosen")
+    return p
+
+
+def _settings(args: argparse.Namespace) -> config.Settings:
+    overrides = {k: v for k, v in (("scenario", args.scenario), ("seed", args.seed),
+                                   ("bind", getattr(args, "bind", None))) if v is not None}
+    return config.load(args.config, **overrides)
+
+
+def _timeline(settings: config.Settings) -> Timeline:
+    scenarios = discover(settings.scenarios_dir)
+    if settings.scenario not in scenarios:
+        raise config.ConfigError(f"scenario {settings.scenario!r} not found (available: {', '.join(sorted(scenarios))})")
+    return Timeline.constant(settings.scenario, scenarios[settings.scenario].params)
+
+
+def cmd_dump(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    at = time.time() if args.at is None else args.at
+    clock = SimClock(at)
+    world = World(settings, _timeline(settings))
+    rt = Runtime(settings.__class__(**{**_asdict(settings), "exporters": (args.exporter,)}), world, clock)
+    sys.stdout.buffer.write(rt.exporters[args.exporter].bridge.render())
+    rt.stop()
+    return 0
+
+
+def _asdict(settings: config.Settings) -> dict[str, object]:
+    return {f: getattr(settings, f) for f in settings.__slots__}  # type: ignore[attr-defined]
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from otelmock.serve import bind_all, exporter_app, serve_all
+
+    settings = _settings(args)
+    names = tuple(EXPORTERS) if "all" in settings.exporters else settings.exporters
+    missing = [n for n in names if n not in EXPORTERS]
+    if missing:
+        raise config.ConfigError(f"exporters: {missing[0]!r} is not available in this version "
+                                 f"(available: {', '.join(EXPORTERS)})")
+    settings = settings.__class__(**{**_asdict(settings), "exporters": names})
+    timeline = _timeline(settings)
+    sockets = bind_all(settings.bind, [(n, getattr(settings.ports, n)) for n in names])
+    world = World(settings, timeline)
+    rt = Runtime(settings, world, WallClock(settings.speed))
+    rt.start()
+    for n in names:
+        log.info("%s exporter on http://%s:%d/metrics", n, settings.bind, getattr(settings.ports, n))
+    log.info("host %s, scenario %s, seed %d", world.ident.hostname, settings.scenario, settings.seed)
+    apps = [(exporter_app(rt.exporters[n], EXPORTERS[n].landing_title), s) for n, s in zip(names, sockets, strict=True)]
+    asyncio.run(serve_all(apps, on_stop=rt.stop))
+    return 0
+
+
+def cmd_scenarios(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    for name, sc in sorted(discover(settings.scenarios_dir).items()):
+        print(f"{name}\t{sc.description}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = _parser().parse_args(argv)
+    try:
+        return {"run": cmd_run, "dump": cmd_dump, "scenarios": cmd_scenarios}[args.command](args)
+    except OtelmockError as exc:
+        print(f"otelmock: error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,190 @@
+"""Settings: the only module that reads configuration files or the environment.
+
+Precedence (lowest first): the packaged ``settings.toml``, a user file (``--config``, TOML or YAML),
+``OTELMOCK_*`` environment variables (nested keys with ``__``: ``OTELMOCK_PORTS__NODE=9101``), then
+keyword overrides from code. Everything is validated once; a bad value raises :class:`ConfigError`
+naming where it came from, the key and the value. The result is a frozen :class:`Settings`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from dynaconf import Dynaconf
+
+from otelmock.errors import ConfigError
+
+DEFAULTS_FILE = Path(__file__).with_name("settings.toml")
+ENV_PREFIX = "OTELMOCK_"
+EXPORTER_NAMES = ("node", "dcgm", "cadvisor", "litellm", "vllm")
+
+
+@dataclass(frozen=True, slots=True)
+class Ports:
+    node: int
+    dcgm: int
+    cadvisor: int
+    litellm: int
+    vllm: int
+    control: int
+
+
+@dataclass(frozen=True, slots=True)
+class Host:
+    hostname: str
+    index: int
+    cpus: int
+    memory_bytes: int
+    reboot_every_days: float
+    kernel: str
+    os_id: str
+    os_version: str
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    seed: int
+    tick_s: float
+    speed: float
+    bind: str
+    scenario: str
+    scenarios_dir: str
+    exporters: tuple[str, ...]
+    host: Host
+    ports: Ports
+
+
+# key path -> (type, check, what is allowed)
+def _rng(lo: float, hi: float) -> tuple[Any, str]:
+    return (lambda v: lo <= v <= hi), f"between {lo:g} and {hi:g}"
+
+
+_PORT = _rng(1, 65535)
+SCHEMA: dict[str, tuple[type, Any, str]] = {
+    "seed": (int, lambda v: 0 <= v < 2**63, "a non-negative integer"),
+    "tick_s": (float, *_rng(0.05, 3600)),
+    "speed": (float, *_rng(0.001, 100_000)),
+    "bind": (str, lambda v: bool(v), "a non-empty address"),
+    "scenario": (str, lambda v: bool(v), "a scenario name"),
+    "scenarios_dir": (str, lambda v: True, "a folder path"),
+    "exporters": (tuple, lambda v: bool(v) and all(e in (*EXPORTER_NAMES, "all") for e in v),
+                  f"a list of all, {', '.join(EXPORTER_NAMES)}"),
+    "host.hostname": (str, lambda v: len(v) <= 63 and all(c.isalnum() or c in "-." for c in v), "a hostname"),
+    "host.index": (int, *_rng(0, 9999)),
+    "host.cpus": (int, *_rng(1, 1024)),
+    "host.memory_bytes": (int, *_rng(2**30, 2**44)),
+    "host.reboot_every_days": (float, *_rng(1, 400)),
+    "host.kernel": (str, lambda v: bool(v), "a kernel release"),
+    "host.os_id": (str, lambda v: bool(v), "an os id"),
+    "host.os_version": (str, lambda v: bool(v), "an os version"),
+    **{f"ports.{name}": (int, *_PORT) for name in (*EXPORTER_NAMES, "control")},
+}
+
+
+_DYNACONF_OPTIONS = {"settings_files", "envvar_prefix", "environments", "load_dotenv", "merge_enabled"}
+
+
+def _flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}{str(k).lower()}"
+        if not prefix and key in _DYNACONF_OPTIONS:
+            continue
+        if isinstance(v, Mapping):
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def _source(key: str, user_keys: set[str], config_file: Path | None, environ: Mapping[str, str]) -> str:
+    env_name = ENV_PREFIX + key.upper().replace(".", "__")
+    if env_name in environ:
+        return f"environment variable {env_name}"
+    if config_file is not None and key in user_keys:
+        return str(config_file)
+    return str(DEFAULTS_FILE)
+
+
+def _cast(key: str, value: Any, kind: type) -> Any:
+    if kind is tuple:
+        if isinstance(value, str):
+            value = [p.strip() for p in value.split(",") if p.strip()]
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+            raise TypeError
+        return tuple(value)
+    if kind is float and isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if kind is int and isinstance(value, float) and value.is_integer():
+        return int(value)
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise TypeError
+    return value
+
+
+def _read_user_file(config_file: Path) -> set[str]:
+    if not config_file.is_file():
+        raise ConfigError(f"{config_file}: config file not found")
+    if config_file.suffix not in (".toml", ".yaml", ".yml"):
+        raise ConfigError(f"{config_file}: config file must be .toml, .yaml or .yml")
+    probe = Dynaconf(settings_files=[str(config_file)], environments=False, load_dotenv=False, envvar_prefix=False)
+    try:
+        return set(_flatten(probe.as_dict()))
+    except Exception as exc:  # the file's own parser error, reported with the file name
+        raise ConfigError(f"{config_file}: cannot parse: {exc}") from None
+
+
+def load(
+    config_file: str | Path | None = None, environ: Mapping[str, str] | None = None, **overrides: Any
+) -> Settings:
+    """Read, validate and freeze the settings. ``overrides`` use dotted keys as ``host__cpus=8``."""
+    environ = os.environ if environ is None else environ
+    path = Path(config_file) if config_file else None
+    user_keys = _read_user_file(path) if path else set()
+    files = [str(DEFAULTS_FILE)] + ([str(path)] if path else [])
+    env_backup = {k: v for k, v in os.environ.items() if k.startswith(ENV_PREFIX)}
+    try:  # Dynaconf reads os.environ: present exactly the injected environment while it loads
+        for k in env_backup:
+            del os.environ[k]
+        os.environ.update({k: v for k, v in environ.items() if k.startswith(ENV_PREFIX)})
+        dyn = Dynaconf(
+            settings_files=files, envvar_prefix="OTELMOCK", environments=False, load_dotenv=False,
+            merge_enabled=True,
+        )
+        try:
+            raw = _flatten(dyn.as_dict())
+        except Exception as exc:
+            raise ConfigError(f"cannot load settings: {exc}") from None
+    finally:
+        for k in [k for k in os.environ if k.startswith(ENV_PREFIX)]:
+            del os.environ[k]
+        os.environ.update(env_backup)
+    raw.update({k.replace("__", "."): v for k, v in overrides.items()})
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in SCHEMA:
+            where = _source(key, user_keys, path, environ)
+            raise ConfigError(f"{where}: unknown setting {key!r} (known: {', '.join(sorted(SCHEMA))})")
+        kind, check, allowed = SCHEMA[key]
+        try:
+            value = _cast(key, value, kind)
+            ok = check(value)
+        except TypeError:
+            ok = False
+        if not ok:
+            where = _source(key, user_keys, path, environ)
+            raise ConfigError(f"{where}: {key} = {raw[key]!r} is invalid; expected {allowed}")
+        values[key] = value
+    return _build(values)
+
+
+def _build(values: dict[str, Any]) -> Settings:
+    def section(cls: type, prefix: str) -> Any:
+        return cls(**{f.name: values[f"{prefix}.{f.name}"] for f in fields(cls)})
+
+    top = {f.name: values[f.name] for f in fields(Settings) if f.name not in ("host", "ports")}
+    return Settings(**top, host=section(Host, "host"), ports=section(Ports, "ports"))

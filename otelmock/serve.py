@@ -1,0 +1,122 @@
+"""HTTP serving: each mock exporter on its own port, answering like the real one.
+
+``GET /metrics`` answers 200 with ``text/plain; version=0.0.4; charset=utf-8`` (gzip when asked, as
+client_golang's promhttp does); ``GET /health`` answers ``{"status": "ok"}``; ``GET /`` a landing page.
+All ports are bound before anything starts, so a port in use is one clear error and nothing runs
+half-started. Rendering happens in a worker thread, so one slow scrape never stalls another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import gzip
+import logging
+import signal
+import socket
+from collections.abc import Callable, Generator, Sequence
+from typing import Any
+
+import anyio
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from otelmock.bridge.prometheus import CONTENT_TYPE
+from otelmock.errors import StartupError
+from otelmock.runtime import MockExporter
+
+log = logging.getLogger(__name__)
+
+
+class _GzipCache:
+    def __init__(self) -> None:
+        self._key: int | None = None
+        self._body = b""
+
+    def get(self, body: bytes) -> bytes:
+        if self._key != id(body):
+            self._body, self._key = gzip.compress(body, compresslevel=1, mtime=0), id(body)
+        return self._body
+
+
+def exporter_app(exp: MockExporter, title: str) -> Starlette:
+    zipped = _GzipCache()
+
+    async def metrics(request: Request) -> Response:
+        exp.process.in_flight += 1
+        try:
+            body = await anyio.to_thread.run_sync(exp.bridge.render)
+        finally:
+            exp.process.in_flight -= 1
+        exp.process.scrapes["200"] += 1
+        if "gzip" in request.headers.get("accept-encoding", ""):
+            return Response(zipped.get(body), headers={"Content-Type": CONTENT_TYPE, "Content-Encoding": "gzip"})
+        return Response(body, headers={"Content-Type": CONTENT_TYPE})
+
+    async def health(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def landing(request: Request) -> Response:
+        return HTMLResponse(
+            f"<html>\n<head><title>{title}</title></head>\n<body>\n<h1>{title}</h1>\n"
+            '<p><a href="/metrics">Metrics</a></p>\n</body>\n</html>\n'
+        )
+
+    routes = [Route("/metrics", metrics, methods=["GET"]), Route("/health", health, methods=["GET"]),
+              Route("/", landing, methods=["GET"])]
+    return Starlette(routes=routes)
+
+
+def bind_all(host: str, ports: Sequence[tuple[str, int]]) -> list[socket.socket]:
+    """Bind every port or none: a port in use raises :class:`StartupError` naming it."""
+    bound: list[socket.socket] = []
+    try:
+        for name, port in ports:
+            family = socket.AF_INET6 if ":" in host else socket.AF_INET
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((host, port))
+            except OSError as exc:
+                sock.close()
+                reason = "is already in use" if exc.errno == errno.EADDRINUSE else f"cannot be bound ({exc.strerror})"
+                raise StartupError(f"port {port} ({name}) on {host} {reason}") from None
+            sock.listen(2048)
+            sock.set_inheritable(True)
+            bound.append(sock)
+    except BaseException:
+        for s in bound:
+            s.close()
+        raise
+    return bound
+
+
+class _Server(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:  # signals are handled once, in serve_all
+        yield
+
+
+async def serve_all(apps: Sequence[tuple[Any, socket.socket]], on_stop: Callable[[], None] | None = None) -> None:
+    servers = [
+        _Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=30))
+        for app, _ in apps
+    ]
+    loop = asyncio.get_running_loop()
+
+    def stop() -> None:
+        for s in servers:
+            s.should_exit = True
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop)
+    try:
+        await asyncio.gather(*(s.serve(sockets=[sock]) for s, (_, sock) in zip(servers, apps, strict=True)))
+    finally:
+        if on_stop is not None:
+            on_stop()
