@@ -142,7 +142,7 @@ def load(
     config_file: str | Path | None = None, environ: Mapping[str, str] | None = None, **overrides: Any
 ) -> Settings:
     """Read, validate and freeze the settings. ``overrides`` use dotted keys as ``host__cpus=8``."""
-    environ = os.environ if environ is None else environ
+    environ = dict(os.environ if environ is None else environ)
     path = Path(config_file) if config_file else None
     user_keys = _read_user_file(path) if path else set()
     files = [str(DEFAULTS_FILE)] + ([str(path)] if path else [])

@@ -1,8 +1,15 @@
-"""Prometheus node_exporter (port 9100), as run on a GPU server with ``--collector.systemd
---collector.processes --collector.tcpstat --collector.interrupts`` (what dashboard 1860 recommends).
+"""Prometheus node_exporter (port 9100): Debian 12's ``prometheus-node-exporter`` 1.5.0 on a GPU server,
+run with ``--collector.systemd --collector.processes --collector.tcpstat --collector.interrupts``
+(what dashboard 1860 recommends) and ``--collector.netstat.fields`` extended by ``Tcp_MaxConn``.
 
-HELP and TYPE come from ``data/node_exporter.tsv`` (the real exporter's own output); this module
-says which series exist and where their values come from::
+It also serves the few families that dashboard 1860 queries and that arrived in later releases
+(``node_pressure_irq_stalled_seconds_total`` 1.9, ``node_softnet_{received_rps,flow_limit_count,
+cpu_collision}_total`` and ``node_softnet_backlog_len`` 1.6, ``node_netstat_TcpExt_TCPOFOQueue`` /
+``TCPRcvQDrop`` 1.8/1.9, ``node_kernel_hung_tasks_total`` 1.11), so that every panel fills.
+(The dashboard's ``node_kernel_hung_tasks`` exists in no release; the real name ends in ``_total``.)
+
+HELP and TYPE come from ``data/node_exporter.tsv`` (the real exporter's own output and source);
+this module says which series exist and where their values come from::
 
     # TYPE node_cpu_seconds_total counter
     node_cpu_seconds_total{cpu="0",mode="idle"} 516627.24
@@ -19,7 +26,8 @@ from otelmock.exporters.base import Family, Process
 from otelmock.world.host import CPU_MODES
 from otelmock.world.snapshot import HostSnapshot, Snapshot
 
-VERSION = ("1.9.1", "go1.23.7", "HEAD", "f2ec547b49af53815038a50265aa2adcd1275959")
+BUILD = {"branch": "debian/sid", "goarch": "amd64", "goos": "linux", "goversion": "go1.19.8",
+         "revision": "1.5.0-1+b6", "version": "1.5.0"}
 Rows = Iterable[tuple[tuple[str, ...], float]]
 COLLECTORS = (
     "arp", "bcache", "bonding", "btrfs", "conntrack", "cpu", "cpufreq", "diskstats", "dmi", "edac", "entropy",
@@ -153,10 +161,14 @@ NET_COUNTERS = (
 )
 TCP_STATES = ("close_wait", "established", "fin_wait2", "listen", "time_wait", "rx_queued_bytes", "tx_queued_bytes")
 SYSTEMD_UNITS = {"activating": 0, "active": 187, "deactivating": 0, "failed": 0, "inactive": 71}
-INTERRUPTS = (("LOC", "Local timer interrupts", 250.0), ("RES", "Rescheduling interrupts", 40.0),
-              ("CAL", "Function call interrupts", 12.0), ("TLB", "TLB shootdowns", 3.0),
-              ("NMI", "Non-maskable interrupts", 0.02), ("150", "IR-PCI-MSIX-0000:41:00.0 nvme0q1", 20.0),
-              ("190", "IR-PCI-MSIX-0000:c1:00.0 mlx5_comp0@pci:0000:c1:00.0", 60.0))
+INTERRUPTS = (  # type, info, devices, rate per CPU per second
+    ("LOC", "Local timer interrupts", "", 250.0), ("RES", "Rescheduling interrupts", "", 40.0),
+    ("CAL", "Function call interrupts", "", 12.0), ("TLB", "TLB shootdowns", "", 3.0),
+    ("NMI", "Non-maskable interrupts", "", 0.02), ("150", "IR-PCI-MSIX-0000:41:00.0", "0-edge nvme0q1", 20.0),
+    ("190", "IR-PCI-MSIX-0000:c1:00.0", "0-edge mlx5_comp0@pci:0000:c1:00.0", 60.0),
+)
+HWMON_CHIPS = (("platform_coretemp_0", "coretemp"), ("platform_coretemp_1", "coretemp"),
+               ("platform_nct6775_2592", "nct6798"), ("i2c_0_0018", "jc42"), ("i2c_0_0019", "jc42"))
 HWMON_SENSORS = (("temp1", "Package id 0", 0.0), ("temp2", "Core 0", -2.0), ("temp3", "Core 1", -3.0))
 
 
@@ -170,7 +182,7 @@ def families() -> tuple[Family, ...]:
     return (
         _go_summary(),
         one("go_goroutines", lambda h, p, t: 8.0),
-        fam("go_info", ("version",), lambda h, p, t: (((VERSION[1],), 1.0),)),
+        fam("go_info", ("version",), lambda h, p, t: (((BUILD["goversion"],), 1.0),)),
         *(_memstat(k) for k in GO_MEMSTATS),
         one("go_threads", lambda h, p, t: 9.0),
         fam("node_arp_entries", ("device",), lambda h, p, t: ((("eno1",), h.gauges["arp_entries"]), (("docker0",), 3.0))),
@@ -183,9 +195,6 @@ def families() -> tuple[Family, ...]:
         per_cpu("node_cpu_scaling_frequency_hertz", lambda h, c: float(h.cpu_freq_hz[c])),
         per_cpu("node_cpu_scaling_frequency_max_hertz", lambda h, c: 3.8e9),
         per_cpu("node_cpu_scaling_frequency_min_hertz", lambda h, c: 8e8),
-        fam("node_cpu_scaling_governor", ("cpu", "governor"),
-            lambda h, p, t: (((str(c), g), float(g == "performance")) for c in range(h.cpus)
-                             for g in ("performance", "powersave"))),
         fam("node_cpu_seconds_total", ("cpu", "mode"),
             lambda h, p, t: (((str(c), m), float(h.cpu_seconds[c, j])) for c in range(h.cpus)
                              for j, m in enumerate(CPU_MODES))),
@@ -201,8 +210,7 @@ def families() -> tuple[Family, ...]:
         fam("node_disk_io_now", ("device",), lambda h, p, t: (((d.name,), d.io_now) for d in h.disks)),
         one("node_entropy_available_bits", lambda h, p, t: h.gauges["entropy_available_bits"]),
         one("node_entropy_pool_size_bits", lambda h, p, t: h.gauges["entropy_pool_size_bits"]),
-        fam("node_exporter_build_info", ("branch", "goarch", "goos", "goversion", "revision", "tags", "version"),
-            lambda h, p, t: ((("HEAD", "amd64", "linux", VERSION[1], VERSION[3], "unknown", VERSION[0]), 1.0),)),
+        fam("node_exporter_build_info", tuple(BUILD), lambda h, p, t: ((tuple(BUILD.values()), 1.0),)),
         one("node_filefd_allocated", lambda h, p, t: h.gauges["filefd_allocated"]),
         one("node_filefd_maximum", lambda h, p, t: h.gauges["filefd_maximum"]),
         _fs("node_filesystem_avail_bytes", "avail_bytes"),
@@ -215,19 +223,27 @@ def families() -> tuple[Family, ...]:
         _fs("node_filesystem_size_bytes", "size_bytes"),
         one("node_forks_total", lambda h, p, t: h.counters["forks"]),
         fam("node_hwmon_chip_names", ("chip", "chip_name"),
-            lambda h, p, t: ((("platform_coretemp_0", "coretemp"), 1.0), (("platform_coretemp_1", "coretemp"), 1.0))),
+            lambda h, p, t: (((chip, name), 1.0) for chip, name in HWMON_CHIPS)),
         fam("node_hwmon_temp_celsius", ("chip", "sensor"),
             lambda h, p, t: (((f"platform_coretemp_{k}", s), _hwmon_temp(h, off - k, t))
                              for k in (0, 1) for s, _, off in HWMON_SENSORS)),
+        fam("node_hwmon_fan_min_rpm", ("chip", "sensor"),
+            lambda h, p, t: ((("platform_nct6775_2592", f"fan{i}"), 600.0) for i in (1, 2, 3, 4))),
+        fam("node_hwmon_fan_rpm", ("chip", "sensor"),
+            lambda h, p, t: ((("platform_nct6775_2592", f"fan{i}"), round(5200 + 60 * _hwmon_temp(h, -i, t)))
+                             for i in (1, 2, 3, 4))),
         fam("node_hwmon_temp_crit_alarm_celsius", ("chip", "sensor"),
             lambda h, p, t: (((f"platform_coretemp_{k}", s), 0.0) for k in (0, 1) for s, _, _ in HWMON_SENSORS)),
         fam("node_hwmon_temp_crit_celsius", ("chip", "sensor"),
             lambda h, p, t: (((f"platform_coretemp_{k}", s), 100.0) for k in (0, 1) for s, _, _ in HWMON_SENSORS)),
+        fam("node_hwmon_temp_crit_hyst_celsius", ("chip", "sensor"),
+            lambda h, p, t: ((("i2c_0_0018", "temp1"), 81.0), (("i2c_0_0019", "temp1"), 81.0))),
         fam("node_hwmon_temp_max_celsius", ("chip", "sensor"),
             lambda h, p, t: (((f"platform_coretemp_{k}", s), 90.0) for k in (0, 1) for s, _, _ in HWMON_SENSORS)),
-        fam("node_interrupts_total", ("cpu", "devices", "type"),
-            lambda h, p, t: (((str(c), dev, typ), math.floor(rate * (t - h.boot_time) * (1.0 + 0.05 * (c % 7))))
-                             for c in range(h.cpus) for typ, dev, rate in INTERRUPTS)),
+        fam("node_interrupts_total", ("cpu", "devices", "info", "type"),
+            lambda h, p, t: (((str(c), dev, info, typ), math.floor(rate * (t - h.boot_time) * (1.0 + 0.05 * (c % 7))))
+                             for c in range(h.cpus) for typ, info, dev, rate in INTERRUPTS)),
+        one("node_kernel_hung_tasks_total", lambda h, p, t: 0.0),
         one("node_intr_total", lambda h, p, t: h.counters["intr"]),
         one("node_load1", lambda h, p, t: round(h.load[0], 2)),
         one("node_load15", lambda h, p, t: round(h.load[2], 2)),
@@ -272,6 +288,7 @@ def families() -> tuple[Family, ...]:
                                "", "", f"{h.os_version} (bookworm)", "bookworm", h.os_version), 1.0),)),
         fam("node_os_version", ("id", "id_like", "name"),
             lambda h, p, t: (((h.os_id, "", "Debian GNU/Linux"), float(h.os_version)),)),
+        fam("node_power_supply_online", ("power_supply",), lambda h, p, t: ((("AC",), 1.0),)),
         one("node_pressure_cpu_waiting_seconds_total", lambda h, p, t: h.counters["psi_cpu_waiting"]),
         one("node_pressure_io_stalled_seconds_total", lambda h, p, t: h.counters["psi_io_stalled"]),
         one("node_pressure_io_waiting_seconds_total", lambda h, p, t: h.counters["psi_io_waiting"]),
@@ -370,8 +387,6 @@ def families() -> tuple[Family, ...]:
           for k in ("oom_kill", "pgfault", "pgmajfault", "pgpgin", "pgpgout", "pswpin", "pswpout")),
         one("process_cpu_seconds_total", lambda h, p, t: round(_uptime(h, p, t) * 0.0042, 2)),
         one("process_max_fds", lambda h, p, t: 1_048_576.0),
-        one("process_network_receive_bytes_total", lambda h, p, t: float(math.floor(_uptime(h, p, t) * 310.0))),
-        one("process_network_transmit_bytes_total", lambda h, p, t: float(math.floor(_uptime(h, p, t) * 9400.0))),
         one("process_open_fds", lambda h, p, t: 10.0),
         one("process_resident_memory_bytes", lambda h, p, t: 21_450_752.0),
         one("process_start_time_seconds", lambda h, p, t: round(p.start_time, 2)),

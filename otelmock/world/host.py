@@ -16,6 +16,7 @@ constants. Per-core, per-disk and per-interface series fan out from these with f
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -132,7 +133,11 @@ def load_averages(prev: HostBlock | None, cur: HostBlock, cpus: int, dt_s: float
     return ema(np.repeat(series[:, None], 3, axis=1), dt_s, tau, init)
 
 
+@lru_cache(maxsize=4096)
+def _keys(ident: HostIdentity, name: str, size: int) -> np.ndarray:
+    return np.array([ident.key(name, i) for i in range(size)], dtype=np.uint64)
+
+
 def point_noise(ident: HostIdentity, name: str, n: int, size: int = 1) -> FloatArray:
     """``size`` uniforms in [0, 1) for one tick of one gauge: O(1) random access."""
-    keys = np.array([ident.key(name, i) for i in range(size)], dtype=np.uint64)
-    return hash_uniform(keys, n)
+    return hash_uniform(_keys(ident, name, size), n)
