@@ -103,7 +103,8 @@ class _Server(uvicorn.Server):
 
 async def serve_all(apps: Sequence[tuple[Any, socket.socket]], on_stop: Callable[[], None] | None = None) -> None:
     servers = [
-        _Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=30))
+        _Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=30,
+                               server_header=False))
         for app, _ in apps
     ]
     loop = asyncio.get_running_loop()

@@ -14,7 +14,7 @@ from otelmock.world.model import World
 
 DATA = Path(__file__).parent / "data"
 GOLDEN = Path(__file__).parent / "golden"
-T0 = 1_795_000_000.0  # 2026-11-18T09:46:40Z, a fixed instant for golden files
+T0 = 1_795_000_000.0  # 2026-11-18T11:06:40Z, a fixed instant for golden files
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

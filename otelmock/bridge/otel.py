@@ -8,6 +8,7 @@ snapshot in a thread-local so every instrument of one collection sees the same t
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -20,6 +21,7 @@ from opentelemetry.sdk.resources import Resource
 from otelmock.exporters.base import Family, Process
 from otelmock.world.snapshot import Snapshot
 
+log = logging.getLogger(__name__)
 Source = Callable[[], tuple[Snapshot, Process]]
 _COUNTER_SUFFIXES = {"_total", "_count", "_bucket", "_sum"}
 
@@ -86,8 +88,12 @@ class ExporterMeters:
         out: dict[str, dict[str, list[tuple[tuple[str, ...], float]]]] = {}
         for fam in self.families:
             per: dict[str, list[tuple[tuple[str, ...], float]]] = {}
-            for suffix, lv, value in fam.points(snap, proc):
-                per.setdefault(suffix, []).append((lv, value))
+            try:
+                for suffix, lv, value in fam.points(snap, proc):
+                    per.setdefault(suffix, []).append((lv, value))
+            except Exception:  # one broken family must not take the others down
+                log.exception("%s: family %s failed at tick %d; left out", self.name, fam.name, snap.tick)
+                per = {}
             out[fam.name] = per
         with self._cache_lock:
             self._cache = (*key, out)
