@@ -20,6 +20,7 @@ from otelmock.clock import Clock
 from otelmock.config import Settings
 from otelmock.exporters import EXPORTERS
 from otelmock.exporters.base import Process
+from otelmock.prerender import ScrapePredictor
 from otelmock.world.model import World
 from otelmock.world.snapshot import Snapshot
 
@@ -33,6 +34,7 @@ class MockExporter:
     process: Process
     meters: ExporterMeters
     bridge: PrometheusBridge
+    predictor: ScrapePredictor
 
 
 class Runtime:
@@ -57,7 +59,8 @@ class Runtime:
         })
         meters = ExporterMeters(name, spec.families(), resource, lambda: (self._latest, process), [reader])
         return MockExporter(name, getattr(self.settings.ports, name), process, meters,
-                            PrometheusBridge(meters, reader, spec.dialect))
+                            PrometheusBridge(meters, reader, spec.dialect),
+                            ScrapePredictor(2 * self.settings.tick_s / self.settings.speed))
 
     @property
     def latest(self) -> Snapshot:
@@ -79,10 +82,18 @@ class Runtime:
         while not self._stop.is_set():
             try:
                 self.step()
+                self._prerender(time.time(), period)
             except Exception:  # the tick path never dies; the last snapshot keeps being served
                 log.exception("world tick failed; serving the previous snapshot")
             now = time.time()
             self._stop.wait(period - (now % period) + 0.001 if self.settings.speed == 1 else period)
+
+    def _prerender(self, now: float, period: float) -> None:
+        """Render, for this tick, each exporter a regular scraper is expected to ask before the next tick."""
+        tick_end = now - now % period + period
+        for exp in self.exporters.values():
+            if exp.predictor.due(now - 0.5 * period, tick_end):
+                exp.bridge.render()
 
     def stop(self) -> None:
         self._stop.set()

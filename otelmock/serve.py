@@ -15,6 +15,7 @@ import gzip
 import logging
 import signal
 import socket
+import time
 from collections.abc import Callable, Generator, Sequence
 from typing import Any
 
@@ -47,6 +48,7 @@ def exporter_app(exp: MockExporter, title: str) -> Starlette:
     zipped = _GzipCache()
 
     async def metrics(request: Request) -> Response:
+        exp.predictor.observe(time.time())
         exp.process.in_flight += 1
         try:
             body = await anyio.to_thread.run_sync(exp.bridge.render)
