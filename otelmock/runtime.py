@@ -57,7 +57,7 @@ class Runtime:
             "service.name": spec.service_name, "service.instance.id": f"{self.world.ident.hostname}:{name}",
             "host.name": self.world.ident.hostname, "host.id": self.world.ident.machine_id,
         })
-        meters = ExporterMeters(name, spec.families(), resource, lambda: (self._latest, process), [reader])
+        meters = ExporterMeters(name, spec.families(self.settings), resource, lambda: (self._latest, process), [reader])
         return MockExporter(name, getattr(self.settings.ports, name), process, meters,
                             PrometheusBridge(meters, reader, spec.dialect),
                             ScrapePredictor(2 * self.settings.tick_s / self.settings.speed))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from otelmock.config import Settings
 from otelmock.exporters import node
 from otelmock.exporters.base import Family
 
@@ -13,7 +14,7 @@ from otelmock.exporters.base import Family
 class ExporterSpec:
     service_name: str
     dialect: str
-    families: Callable[[], Sequence[Family]]
+    families: Callable[[Settings], Sequence[Family]]
     landing_title: str
 
 

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable
 from functools import cache
 from importlib import resources
 
+from otelmock.config import Settings
 from otelmock.exporters.base import Family, Process
 from otelmock.world.host import CPU_MODES
 from otelmock.world.snapshot import HostSnapshot, Snapshot
@@ -181,7 +182,7 @@ def _hwmon_temp(h: HostSnapshot, offset: float, t: float) -> float:
     return float(round(36.0 + 40.0 * busy + offset))
 
 
-def families() -> tuple[Family, ...]:
+def families(settings: Settings | None = None) -> tuple[Family, ...]:
     idle = CPU_MODES.index("idle")
     return (
         _go_summary(),

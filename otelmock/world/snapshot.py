@@ -58,10 +58,109 @@ class HostSnapshot:
     gauges: dict[str, float]          # scalar gauges (procs, sockets, entropy, conntrack, filefd...)
 
 
+
+
+@dataclass(frozen=True, slots=True)
+class Histogram:
+    """A Prometheus histogram since its owner started: cumulative bucket counts, +Inf last."""
+
+    bounds: tuple[float, ...]         # upper bounds without +Inf
+    buckets: tuple[float, ...]        # cumulative counts, len(bounds) + 1; the last is the count
+    sum: float
+
+    @property
+    def count(self) -> float:
+        return self.buckets[-1]
+
+
+@dataclass(frozen=True, slots=True)
+class GpuState:
+    """One GPU as NVML/DCGM sees it. ``values`` keys are listed in ``otelmock.world.gpus.GPU_VALUES``."""
+
+    index: int
+    minor: int                        # /dev/nvidiaN
+    uuid: str                         # GPU-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx
+    pci_bus_id: str                   # 00000000:XX:00.0
+    serial: str
+    model: str                        # NVIDIA H200
+    driver_version: str               # e.g. 580.159.04
+    present: bool                     # False once it fell off the bus: its series disappear
+    containers: tuple[str, ...]       # names of the containers holding it
+    values: dict[str, float]
+
+
+@dataclass(frozen=True, slots=True)
+class ContainerState:
+    """One Docker container as cAdvisor and the Docker daemon see it (counters since its start)."""
+
+    id: str                           # 64 hex
+    name: str                         # without the leading slash
+    image: str                        # repository:tag
+    kind: str                         # vllm | proxy | infra
+    service: str                      # compose service name
+    labels: dict[str, str]            # Docker labels (compose, image version)
+    env: dict[str, str]               # environment (NVIDIA_VISIBLE_DEVICES, ...)
+    gpus: tuple[int, ...]
+    created: float                    # container creation time
+    start_time: float                 # current run's start (moves on restart)
+    restarts: int
+    state: str                        # loading | running | exited
+    cpu: dict[str, float]             # user_s, system_s, usage_s counters; throttled_periods ...
+    memory: dict[str, float]          # usage, working_set, rss, cache, limit, failcnt ... bytes
+    network: dict[str, float]         # rx_bytes, tx_bytes, rx_packets, ... counters
+    fs: dict[str, float]              # reads_bytes, writes_bytes, reads, writes, usage_bytes, limit_bytes
+    tasks: dict[str, float]           # processes, threads, fds, sockets
+
+
+@dataclass(frozen=True, slots=True)
+class VllmState:
+    """One vLLM server (one container): engine gauges, counters and histograms since its start."""
+
+    container: str
+    model_name: str                   # --served-model-name
+    kind: str                         # llm | embedding | reranker
+    engine: str                       # "0"
+    version: str                      # vLLM version of the image, e.g. 0.11.0
+    port: int                         # the container's own API port
+    max_model_len: int
+    gpus: tuple[int, ...]
+    tp: int
+    gpu_memory_utilization: float
+    num_gpu_blocks: int
+    block_size: int
+    created: float                    # process start (for _created and process_start_time_seconds)
+    serving: bool                     # the model is loaded and the API answers
+    gauges: dict[str, float]          # num_requests_running, num_requests_waiting, kv_cache_usage_perc
+    counters: dict[str, float]        # prompt_tokens, generation_tokens, num_preemptions, prefix_cache_queries,
+                                      # prefix_cache_hits, request_success:stop|length|abort|error, ...
+    histograms: dict[str, Histogram]  # by vLLM family name without the "vllm:" prefix
+
+
+@dataclass(frozen=True, slots=True)
+class LitellmModel:
+    """One model group of the LiteLLM proxy and the deployment (vLLM container(s)) behind it."""
+
+    model_group: str                  # public model name clients ask for
+    model: str                        # litellm model string, e.g. hosted_vllm/meta-llama/Llama-3.1-8B-Instruct
+    model_id: str                     # deployment id
+    api_base: str                     # http://<container>:8000/v1
+    api_provider: str                 # hosted_vllm
+    kind: str                         # llm | embedding | reranker
+    containers: tuple[str, ...]
+    counters: dict[str, float]        # requests, successes, failures:<status>:<exception_class>, input_tokens,
+                                      # output_tokens, spend, cache_hits ...
+    gauges: dict[str, float]          # deployment_state (0 healthy, 1 partial, 2 outage), remaining_requests, ...
+    histograms: dict[str, Histogram]  # request_total_latency_metric, llm_api_latency_metric, llm_api_time_to_first_token_metric ...
+
+
 @dataclass(frozen=True, slots=True)
 class Snapshot:
     tick: int
     t: float
     scenario: str
     host: HostSnapshot
-    extra: dict[str, Any]             # parts added by later models (gpus, containers, serving)
+    extra: dict[str, Any]             # free-form parts (tests, experiments)
+    gpus: tuple[GpuState, ...] = ()
+    containers: tuple[ContainerState, ...] = ()
+    vllm: tuple[VllmState, ...] = ()
+    litellm: tuple[LitellmModel, ...] = ()
