@@ -46,6 +46,12 @@ class Host:
 
 
 @dataclass(frozen=True, slots=True)
+class Gpu:
+    count: int
+    driver_version: str
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     seed: int
     tick_s: float
@@ -55,6 +61,7 @@ class Settings:
     scenarios_dir: str
     exporters: tuple[str, ...]
     host: Host
+    gpu: Gpu
     ports: Ports
 
 
@@ -81,6 +88,8 @@ SCHEMA: dict[str, tuple[type, Any, str]] = {
     "host.kernel": (str, lambda v: bool(v), "a kernel release"),
     "host.os_id": (str, lambda v: bool(v), "an os id"),
     "host.os_version": (str, lambda v: bool(v), "an os version"),
+    "gpu.count": (int, *_rng(0, 8)),
+    "gpu.driver_version": (str, lambda v: bool(v), "a driver version such as 580.159.04"),
     **{f"ports.{name}": (int, *_PORT) for name in (*EXPORTER_NAMES, "control")},
 }
 
@@ -186,5 +195,5 @@ def _build(values: dict[str, Any]) -> Settings:
     def section(cls: type, prefix: str) -> Any:
         return cls(**{f.name: values[f"{prefix}.{f.name}"] for f in fields(cls)})
 
-    top = {f.name: values[f.name] for f in fields(Settings) if f.name not in ("host", "ports")}
-    return Settings(**top, host=section(Host, "host"), ports=section(Ports, "ports"))
+    top = {f.name: values[f.name] for f in fields(Settings) if f.name not in ("host", "gpu", "ports")}
+    return Settings(**top, host=section(Host, "host"), gpu=section(Gpu, "gpu"), ports=section(Ports, "ports"))

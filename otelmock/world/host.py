@@ -69,14 +69,18 @@ def activity(ident: HostIdentity, timeline: Timeline, t: FloatArray, block: int)
 
 
 def host_block(
-    ident: HostIdentity, timeline: Timeline, cpus: int, dt_s: float, block: int, block_ticks: int, n_boot: int
+    ident: HostIdentity, timeline: Timeline, cpus: int, dt_s: float, block: int, block_ticks: int, n_boot: int,
+    containers: tuple[FloatArray, FloatArray] | None = None, mem_total: float = 64 * 2**30,
 ) -> HostBlock:
+    """``containers`` = (CPU cores, resident bytes) of all containers per tick: they add to the host's own."""
     n = np.arange(block * block_ticks, (block + 1) * block_ticks)
     t = n * dt_s
     p = lambda key: _param(timeline, t, key)  # noqa: E731
     act = activity(ident, timeline, t, block)
     rng = block_rng(ident.key("host"), block)
-    busy = np.clip(p("host.cpu_busy") * act + Noise(1.0)(t, rng) * p("host.cpu_noise"), BUSY_MIN, BUSY_MAX)
+    cores, resident = containers if containers is not None else (np.zeros_like(t), np.zeros_like(t))
+    busy = p("host.cpu_busy") * act + Noise(1.0)(t, rng) * p("host.cpu_noise") + cores / cpus
+    busy = np.clip(busy, BUSY_MIN, BUSY_MAX)
     shares = {m: np.maximum(p(f"host.cpu_{m}_share"), SHARE_FLOOR[m]) for m in BUSY_MODES}
     norm = sum(shares.values())
     rates: dict[str, FloatArray] = {f"cpu_{m}": busy * s / norm for m, s in shares.items()}
@@ -99,7 +103,7 @@ def host_block(
     rates["psi_io_full"] = rates["psi_io"] * 0.6
     mem_used = np.clip(
         p("host.mem_used") + Daily(1.0, 0.0)(t - p("load.peak_hour") * 3600.0) * p("host.mem_daily_amplitude")
-        + Noise(0.002)(t, rng), 0.05, 0.97,
+        + Noise(0.002)(t, rng) + resident / mem_total, 0.05, 0.97,
     )
     rates["psi_mem"] = 0.002 * np.maximum(mem_used - 0.85, 0.0) * 50
     rates["psi_mem_full"] = rates["psi_mem"] * 0.5

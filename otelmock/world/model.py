@@ -1,35 +1,48 @@
 """The world: one object that turns (settings, timeline, tick) into an immutable :class:`Snapshot`.
 
 Ticks sit on a grid aligned to the Unix epoch (``t = tick * tick_s``). Work is done per block of
-``BLOCK_TICKS`` ticks (vectorised); counters are integrals since boot, kept as a prefix sum over
-whole blocks plus the within-block cumulative sum, so the value at a tick is the same whether it
-was served live, dumped with ``--at``, or backfilled (DESIGN invariant 2).
+``BLOCK_TICKS`` ticks (vectorised). Counters are integrals since their origin (host boot, container
+start), kept as a prefix over whole blocks (the *ledger*) plus the within-block integral, so the value
+at a tick is the same whether it was served live, dumped with ``--at``, or backfilled (DESIGN
+invariant 2). Serving (containers, requests, GPUs) is computed first; the host adds the containers'
+CPU and memory to its own.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from otelmock.config import Settings
 from otelmock.scenario.timeline import Timeline
+from otelmock.types import FloatArray
+from otelmock.world.deployment import MODELS, container_identities, gpu_identities
 from otelmock.world.host import INTEGRATED, HostBlock, host_block, load_averages
 from otelmock.world.host_state import CoreLayout, core_layout, host_snapshot
 from otelmock.world.identity import HostIdentity, derive_host
+from otelmock.world.ledger import Stream
+from otelmock.world.serving import WINDOW_S, ServingBlock, serving_block
+from otelmock.world.serving_state import build_states
 from otelmock.world.snapshot import Snapshot
 
 BLOCK_S = 3600.0
-_CACHE_BLOCKS = 4
+_CACHE_BLOCKS = 3
 
 
-@dataclass(frozen=True, slots=True)
-class _Prefix:
-    block: int
+@dataclass
+class Ledger:
+    """Integrals up to the start of block ``k`` for the origins in force (boot, container starts)."""
+
+    k: int
     n_boot: int
-    values: dict[str, float]
+    starts: np.ndarray                          # (C,) start tick of each container's current run
+    host: dict[str, float]
+    bases: dict[str, FloatArray] = field(default_factory=dict)   # stream -> (C, nb)
+    energy: FloatArray | None = None            # (G, 1)
+    nvlink: FloatArray | None = None
 
 
 class World:
@@ -38,14 +51,18 @@ class World:
     def __init__(self, settings: Settings, timeline: Timeline) -> None:
         self.settings = settings
         self.dt = settings.tick_s
-        self.block_ticks = max(1, int(round(BLOCK_S / self.dt)))
+        wt = max(1, int(round(WINDOW_S / self.dt)))
+        self.block_ticks = wt * max(1, int(round(BLOCK_S / self.dt / wt)))
         self.ident: HostIdentity = derive_host(settings)
         self.layout: CoreLayout = core_layout(self.ident, settings.host.cpus, self.dt)
+        self.cids = container_identities(self.ident)
+        self.gpu_ids = gpu_identities(self.ident, settings.gpu.count)
         self._timeline = timeline
         self._lock = threading.RLock()
-        self._blocks: OrderedDict[tuple[int, int], HostBlock] = OrderedDict()
+        self._serving: OrderedDict[int, ServingBlock] = OrderedDict()
+        self._hosts: OrderedDict[tuple[int, int], HostBlock] = OrderedDict()
         self._loads: OrderedDict[tuple[int, int], np.ndarray] = OrderedDict()
-        self._prefix: _Prefix | None = None
+        self._ledger: Ledger | None = None
 
     @property
     def timeline(self) -> Timeline:
@@ -56,11 +73,11 @@ class World:
         with self._lock:
             self._timeline = timeline
             first = from_tick // self.block_ticks
-            for cache in (self._blocks, self._loads):
-                for key in [k for k in cache if k[0] >= first]:
+            for cache in (self._serving, self._hosts, self._loads):
+                for key in [k for k in cache if (k[0] if isinstance(k, tuple) else k) >= first]:
                     del cache[key]
-            if self._prefix is not None and self._prefix.block > first:
-                self._prefix = None
+            if self._ledger is not None and self._ledger.k > first:
+                self._ledger = None
 
     def tick_at(self, t: float) -> int:
         return int(np.floor(t / self.dt + 1e-9))
@@ -68,62 +85,131 @@ class World:
     def n_boot(self, n: int) -> int:
         return self.tick_at(self.ident.boot_time(n * self.dt))
 
-    def _block(self, k: int, n_boot: int) -> HostBlock:
-        key = (k, n_boot)
-        blk = self._blocks.get(key)
-        if blk is None:
-            s = self.settings
-            blk = host_block(self.ident, self._timeline, s.host.cpus, self.dt, k, self.block_ticks, n_boot)
-            self._blocks[key] = blk
-            while len(self._blocks) > _CACHE_BLOCKS:
-                self._blocks.popitem(last=False)
-        else:
-            self._blocks.move_to_end(key)
+    # --- blocks -------------------------------------------------------------------------------
+    def _serving_block(self, k: int, tier: str = "all") -> ServingBlock:
+        blk = self._serving.get(k)
+        if blk is not None:
+            self._serving.move_to_end(k)
+            return blk
+        blk = serving_block(self.ident, self._timeline, self.cids, self.dt, k, self.block_ticks,
+                            self.settings.gpu.count, tier=tier)
+        if tier == "all":
+            self._serving[k] = blk
+            while len(self._serving) > _CACHE_BLOCKS:
+                self._serving.popitem(last=False)
         return blk
 
-    def _prefix_at(self, k: int, n_boot: int) -> dict[str, float]:
-        """Integrals from boot to the start of block ``k``: sums of whole-block totals, in block order."""
-        first = n_boot // self.block_ticks
-        p = self._prefix
-        if p is None or p.n_boot != n_boot or p.block > k:
-            p = _Prefix(first, n_boot, dict.fromkeys(INTEGRATED, 0.0))
-        values = dict(p.values)
-        for j in range(p.block, k):
-            total = self._block_total(j, n_boot)
-            for name in INTEGRATED:
-                values[name] += total[name]
-        self._prefix = _Prefix(k, n_boot, values)
-        return values
-
-    def _block_total(self, j: int, n_boot: int) -> dict[str, float]:
-        if (j, n_boot) in self._blocks:
-            return self._blocks[(j, n_boot)].total
-        s = self.settings
-        return host_block(self.ident, self._timeline, s.host.cpus, self.dt, j, self.block_ticks, n_boot).total
+    def _host_block(self, k: int, n_boot: int, serving: ServingBlock) -> HostBlock:
+        key = (k, n_boot)
+        blk = self._hosts.get(key)
+        if blk is None:
+            s = self.settings
+            blk = host_block(self.ident, self._timeline, s.host.cpus, self.dt, k, self.block_ticks, n_boot,
+                             serving.host_load, float(s.host.memory_bytes))
+            self._hosts[key] = blk
+            while len(self._hosts) > _CACHE_BLOCKS:
+                self._hosts.popitem(last=False)
+        return blk
 
     def _load_block(self, k: int, n_boot: int) -> np.ndarray:
         key = (k, n_boot)
         loads = self._loads.get(key)
         if loads is None:
-            prev = self._block(k - 1, n_boot) if k - 1 >= n_boot // self.block_ticks else None
-            loads = load_averages(prev, self._block(k, n_boot), self.settings.host.cpus, self.dt)
+            prev = None
+            if k - 1 >= n_boot // self.block_ticks:
+                prev = self._host_block(k - 1, n_boot, self._serving_block(k - 1, "host"))
+            cur = self._host_block(k, n_boot, self._serving_block(k))
+            loads = load_averages(prev, cur, self.settings.host.cpus, self.dt)
             self._loads[key] = loads
             while len(self._loads) > _CACHE_BLOCKS:
                 self._loads.popitem(last=False)
         return loads
 
+    # --- the ledger ------------------------------------------------------------------------------
+    def _ledger_at(self, k: int, n_boot: int, starts: np.ndarray) -> Ledger:
+        """Integrals to the start of block ``k``; advances the cached ledger when it can."""
+        led = self._ledger
+        b_start = starts // self.block_ticks
+        if led is None or led.n_boot != n_boot or led.k > k or np.any((led.starts != starts) & (b_start < led.k)):
+            led = Ledger(n_boot // self.block_ticks, n_boot, starts.copy(), dict.fromkeys(INTEGRATED, 0.0))
+        led.starts = starts.copy()
+        boot_block = n_boot // self.block_ticks
+        vllm_first = int(b_start[: len(MODELS)].min())
+        for j in range(led.k, k):
+            tier = "all" if j >= vllm_first else ("resources" if j >= b_start.min() else "host")
+            srv = self._serving_block(j, tier)
+            host = self._host_block(j, n_boot, srv) if (j, n_boot) in self._hosts else host_block(
+                self.ident, self._timeline, self.settings.host.cpus, self.dt, j, self.block_ticks, n_boot,
+                srv.host_load, float(self.settings.host.memory_bytes))
+            for name in INTEGRATED:
+                led.host[name] += host.total[name]
+            self._advance_streams(led, srv, j, b_start, boot_block)
+        led.k = k
+        self._ledger = led
+        return led
+
+    def _advance_streams(self, led: Ledger, srv: ServingBlock, j: int, b_start: np.ndarray, boot_block: int) -> None:
+        from_start = b_start == j
+        before = (b_start < j)[:, None]
+        for name, st in srv.streams.items():
+            base = led.bases.get(name)
+            if base is None or base.shape != st.total.shape:
+                base = np.zeros_like(st.total)
+            if from_start.any():
+                base = np.where(from_start[:, None], st.total - _at_starts(st, led.starts, srv.n0, from_start), base)
+            led.bases[name] = np.where(before, base + st.total, base)
+        for attr, st in (("energy", srv.gpu_energy), ("nvlink", srv.gpu_nvlink)):
+            cur = getattr(led, attr)
+            if j == boot_block or cur is None:
+                cur = st.total - st.at(int(led.n_boot - srv.n0)) if j == boot_block else np.zeros_like(st.total)
+            else:
+                cur = cur + st.total
+            setattr(led, attr, cur)
+
+    # --- the snapshot ----------------------------------------------------------------------------
     def snapshot(self, n: int) -> Snapshot:
-        """The whole simulated host at tick ``n`` (a pure function of settings, timeline and ``n``)."""
+        """The whole simulated server at tick ``n`` (a pure function of settings, timeline and ``n``)."""
         with self._lock:
             n_boot = self.n_boot(n)
             k = n // self.block_ticks
-            prefix = self._prefix_at(k, n_boot)
+            srv = self._serving_block(k)
+            i = n - srv.n0
+            starts = srv.starts[:, i]
+            led = self._ledger_at(k, n_boot, starts)
+            bases = _bases_in_block(led, srv, k, starts // self.block_ticks, n_boot, self.block_ticks)
             loads = self._load_block(k, n_boot)
-            blk = self._block(k, n_boot)
+            blk = self._host_block(k, n_boot, srv)
             h = self.settings.host
             host = host_snapshot(
                 self.ident, (h.kernel, h.os_id, h.os_version, h.cpus, float(h.memory_bytes)), self.layout,
-                (blk, n_boot * self.dt, prefix), loads, n, n_boot, self.dt,
+                (blk, n_boot * self.dt, led.host), loads, n, n_boot, self.dt,
             )
             t = n * self.dt
-            return Snapshot(n, t, self._timeline.active(t).name, host, {})
+            gpus, containers, vllm, litellm = build_states(self, srv, bases, i, n)
+            return Snapshot(n, t, self._timeline.active(t).name, host, {}, gpus, containers, vllm, litellm)
+
+
+def _bases_in_block(
+    led: Ledger, srv: ServingBlock, k: int, b_start: np.ndarray, n_boot: int, block_ticks: int
+) -> dict[str, FloatArray]:
+    """Stream bases for block ``k``: the ledger's, or minus the value at the start for runs that began in it."""
+    here = (b_start == k)[:, None]
+    out: dict[str, FloatArray] = {}
+    for name, st in srv.streams.items():
+        base = led.bases.get(name, np.zeros_like(st.total))
+        if here.any():
+            base = np.where(here, -_at_starts(st, led.starts, srv.n0, here[:, 0]), base)
+        out[name] = base
+    boot_here = n_boot // block_ticks == k
+    for attr, st in (("energy", srv.gpu_energy), ("nvlink", srv.gpu_nvlink)):
+        base = getattr(led, attr)
+        out[f"gpu:{attr}"] = -st.at(int(n_boot - srv.n0)) if boot_here or base is None else base
+    return out
+
+
+def _at_starts(st: Stream, starts: np.ndarray, n0: int, mask: np.ndarray) -> FloatArray:
+    """(C, nb) block integral at each masked container's start tick (zeros elsewhere)."""
+    out = np.zeros_like(st.total)
+    for c in np.flatnonzero(mask):
+        out[c] = st.at(int(starts[c] - n0))[c]
+    return out

@@ -14,7 +14,7 @@ PARAMS: dict[str, tuple[float, float, float, str]] = {
     "load.hourly_amplitude": (0.05, 0.0, 0.5, "relative swing of the within-hour wave"),
     "load.spike_probability": (0.02, 0.0, 0.5, "probability that a tick carries a load spike"),
     "load.spike_magnitude": (0.5, 0.0, 5.0, "relative size of a spike"),
-    "host.cpu_busy": (0.30, 0.0, 0.95, "mean busy share of all CPUs at activity 1"),
+    "host.cpu_busy": (0.10, 0.0, 0.95, "busy share of all CPUs outside the containers at activity 1"),
     "host.cpu_noise": (0.02, 0.0, 0.3, "standard deviation of per-tick CPU noise (share of CPU)"),
     "host.cpu_user_share": (0.62, 0.3, 0.9, "share of busy time in user mode"),
     "host.cpu_system_share": (0.20, 0.1, 0.5, "share of busy time in system mode"),
@@ -23,14 +23,17 @@ PARAMS: dict[str, tuple[float, float, float, str]] = {
     "host.cpu_irq_share": (0.01, 0.002, 0.1, "share of busy time in irq"),
     "host.cpu_nice_share": (0.01, 0.0, 0.2, "share of busy time in nice"),
     "host.cpu_steal_share": (0.0, 0.0, 0.2, "share of busy time stolen by a hypervisor (0 on bare metal)"),
-    "host.mem_used": (0.47, 0.05, 0.97, "mean share of RAM used by processes"),
-    "host.mem_daily_amplitude": (0.08, 0.0, 0.3, "swing of RAM use with the daily cycle (share of RAM)"),
+    "host.mem_used": (0.08, 0.02, 0.9, "share of RAM used by processes outside the containers"),
+    "host.mem_daily_amplitude": (0.04, 0.0, 0.3, "swing of RAM use with the daily cycle (share of RAM)"),
     "host.disk_read_bps": (40e6, 0.0, 5e9, "mean bytes/s read over all disks at activity 1"),
     "host.disk_write_bps": (25e6, 0.0, 5e9, "mean bytes/s written over all disks at activity 1"),
     "host.disk_fill_bps": (0.0, 0.0, 1e9, "bytes/s by which the data filesystem fills (disk fill)"),
     "host.net_rx_bps": (30e6, 0.0, 3e9, "mean bytes/s received on the uplink at activity 1"),
     "host.net_tx_bps": (45e6, 0.0, 3e9, "mean bytes/s sent on the uplink at activity 1"),
     "host.net_error_rate": (0.0, 0.0, 0.1, "share of packets received with errors"),
+    "serving.rate_scale": (1.0, 0.0, 100.0, "multiplier of every model's request rate"),
+    "serving.latency_scale": (1.0, 0.1, 50.0, "multiplier of every latency (slow GPUs, network)"),
+    "serving.error_rate": (0.002, 0.0, 1.0, "share of requests that fail (5xx in LiteLLM, aborted in vLLM)"),
 }
 
 DEFAULTS: dict[str, float] = {k: v[0] for k, v in PARAMS.items()}

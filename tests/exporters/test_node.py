@@ -113,5 +113,5 @@ def test_counters_grow_between_scrapes_and_text_parses(settings) -> None:  # typ
 def test_identity_labels(runtime: Runtime) -> None:
     text = _scrape(runtime)
     assert 'nodename="gpu-test-01"' in text
-    assert text.count("node_cpu_seconds_total{") == 32 * 8
+    assert text.count("node_cpu_seconds_total{") == 64 * 8
     assert "node_memory_MemTotal_bytes 6.8719476736e+10\n" in text
