@@ -81,13 +81,14 @@ class PrometheusBridge:
         from otelmock.bridge.otel import suffixes
 
         present = {s: points.get(otel_name(fam.name + s), []) for s in self._suffixes(fam)}
-        if self.dialect == "go" and not any(present.values()):
-            return []  # client_golang drops families without metrics
+        if self.dialect in ("go", "dcgm") and not any(present.values()):
+            return []  # client_golang and dcgm-exporter's template write nothing for a family without series
         lines = [f"# HELP {fam.name} {escape_help(fam.help)}\n", f"# TYPE {fam.name} {fam.type}\n"]
         if self.dialect == "dcgm":
             lines[0] = f"# HELP {fam.name} {fam.help}\n"
             for lv, v in present[""]:
-                lines.append(f"{fam.name}{{{self._labels(fam.labels, lv)}}} {dcgm_value(v, fam.int_format)}\n")
+                labels = ",".join(f'{n}="{escape_label(x)}"' for n, x in zip(fam.labels, lv, strict=True) if x)
+                lines.append(f"{fam.name}{{{labels}}} {dcgm_value(v, fam.int_format)}\n")
             return lines
         if self.dialect == "python":
             for suffix, rows in present.items():
