@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from otelmock.config import Settings
-from otelmock.exporters import dcgm, node
+from otelmock.exporters import cadvisor, dcgm, node
 from otelmock.exporters.base import Family
 
 
@@ -21,6 +21,7 @@ class ExporterSpec:
 EXPORTERS: dict[str, ExporterSpec] = {
     "node": ExporterSpec("node-exporter", "go", node.families, "Node Exporter"),
     "dcgm": ExporterSpec("dcgm-exporter", "dcgm", dcgm.families, "GPU Exporter"),
+    "cadvisor": ExporterSpec("cadvisor", "go", cadvisor.families, "cAdvisor"),
 }
 
 __all__ = ["EXPORTERS", "ExporterSpec"]

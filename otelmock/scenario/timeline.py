@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from otelmock.scenario.anomaly import Anomaly
 from otelmock.types import FloatArray
-from otelmock.world.params import DEFAULTS
+from otelmock.world.params import default
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,12 +26,13 @@ class Segment:
     ramp_s: float = 0.0
 
     def target(self, key: str) -> float:
-        return self.params.get(key, DEFAULTS[key])
+        return self.params.get(key, default(key))
 
 
 @dataclass(frozen=True, slots=True)
 class Timeline:
     segments: tuple[Segment, ...]
+    anomalies: tuple[Anomaly, ...] = ()
     _start_values: dict[tuple[int, str], float] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
@@ -41,7 +43,46 @@ class Timeline:
         """A new timeline that switches to ``segment`` (which must not start before the last switch)."""
         if segment.start_t < self.segments[-1].start_t:
             raise ValueError("a timeline only grows forwards")
-        return Timeline((*self.segments, segment))
+        return Timeline((*self.segments, segment), self.anomalies)
+
+    def with_anomaly(self, anomaly: Anomaly) -> Timeline:
+        return Timeline(self.segments, (*self.anomalies, anomaly))
+
+    def stop_anomaly(self, anomaly_id: str, now: float) -> Timeline:
+        """End an anomaly at ``now`` (the past stays as it was)."""
+        out = []
+        for a in self.anomalies:
+            if a.id == anomaly_id and a.end_t > now:
+                a = Anomaly(a.id, a.kind, a.target, a.magnitude, a.start_t, max(now - a.start_t, 0.0), a.ramp_s)
+            out.append(a)
+        return Timeline(self.segments, tuple(out))
+
+    def events(self, container: str, t: float) -> float:
+        """Time of the last restart or OOM kill of ``container`` at or before ``t`` (-inf: none)."""
+        times = [a.start_t for a in self.anomalies if a.target == container and a.start_t <= t
+                 and a.kind in ("container_restart", "container_oom_kill")]
+        return max(times, default=float("-inf"))
+
+    def event_times(self, container: str, kind: str) -> list[float]:
+        return sorted(a.start_t for a in self.anomalies if a.target == container and a.kind == kind)
+
+    def crash_epochs(self, container: str, t: FloatArray) -> FloatArray:
+        """Latest crash-loop restart at or before each ``t`` (-inf where the container never crash-looped)."""
+        key = f"container.{container}.crashloop_s"
+        out = np.full(np.shape(t), -np.inf)
+        intervals = [(a.start_t, a.end_t, a.magnitude) for a in self.anomalies if a.key == key]
+        for i, seg in enumerate(self.segments):
+            period = seg.params.get(key, 0.0)
+            if period > 0:
+                end = self.segments[i + 1].start_t if i + 1 < len(self.segments) else np.inf
+                intervals.append((seg.start_t, end, period))
+        for start, end, period in intervals:
+            first = max(start, -1e18)
+            upto = np.minimum(t, end)
+            epoch = first + np.floor((upto - first) / period) * period if np.isfinite(first) else \
+                np.floor(upto / period) * period
+            out = np.where(t >= first, np.maximum(out, epoch), out)
+        return out
 
     def _start_value(self, i: int, key: str) -> float:
         cached = self._start_values.get((i, key))
@@ -67,8 +108,16 @@ class Timeline:
         return out
 
     def values(self, key: str, t: FloatArray) -> FloatArray:
-        """Value of parameter ``key`` at each time in ``t``."""
-        return self._values(key, np.asarray(t, dtype=np.float64), len(self.segments))
+        """Value of parameter ``key`` at each time in ``t``: the scenario's, then the anomalies'."""
+        t = np.asarray(t, dtype=np.float64)
+        out = self._values(key, t, len(self.segments))
+        for a in self.anomalies:
+            if a.key == key:
+                out = a.apply(out, t)
+        return out
+
+    def active_anomalies(self, t: float) -> tuple[Anomaly, ...]:
+        return tuple(a for a in self.anomalies if a.active(t) or (a.duration_s == 0 and a.start_t <= t < a.start_t + 60))
 
     def active(self, t: float) -> Segment:
         """The segment in force (or ramping in) at time ``t``."""

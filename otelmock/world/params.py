@@ -37,3 +37,29 @@ PARAMS: dict[str, tuple[float, float, float, str]] = {
 }
 
 DEFAULTS: dict[str, float] = {k: v[0] for k, v in PARAMS.items()}
+
+# per-target parameters: "<kind>.<target>.<name>", e.g. "gpu.3.throttle", "container.vllm-qwen-7b.error_rate"
+TARGET_PARAMS: dict[str, tuple[float, float, float, str]] = {
+    "gpu.throttle": (0.0, 0.0, 1.0, "forced thermal throttling of one GPU (failing cooling), 0..1"),
+    "gpu.xid": (0.0, 0.0, 255.0, "last XID error code of one GPU (0: none)"),
+    "gpu.offline": (0.0, 0.0, 1.0, "1: the GPU fell off the bus; its series disappear, its containers fail"),
+    "container.error_rate": (0.0, 0.0, 1.0, "extra share of one container's requests that fail"),
+    "container.mem_leak_bytes": (0.0, 0.0, 64e9, "extra resident memory of one container"),
+    "container.crashloop_s": (0.0, 0.0, 86_400.0, "one container restarts every this many seconds (0: off)"),
+}
+
+
+def spec(key: str) -> tuple[float, float, float, str] | None:
+    """Default, bounds and meaning of a parameter key (global or per target); ``None`` if unknown."""
+    if key in PARAMS:
+        return PARAMS[key]
+    kind, _, rest = key.partition(".")
+    target, _, name = rest.rpartition(".")
+    return TARGET_PARAMS.get(f"{kind}.{name}") if target else None
+
+
+def default(key: str) -> float:
+    s = spec(key)
+    if s is None:
+        raise KeyError(key)
+    return s[0]
