@@ -18,7 +18,7 @@ from otelmock.clock import SimClock, WallClock
 from otelmock.errors import OtelmockError
 from otelmock.exporters import EXPORTERS
 from otelmock.runtime import Runtime
-from otelmock.scenario.loader import discover
+from otelmock.scenario.loader import Scenario, discover
 from otelmock.scenario.timeline import Timeline
 from otelmock.world.model import World
 
@@ -63,19 +63,21 @@ def _settings(args: argparse.Namespace) -> config.Settings:
     return config.load(args.config, **overrides)
 
 
-def _timeline(settings: config.Settings) -> Timeline:
+def _timeline(settings: config.Settings) -> tuple[Timeline, dict[str, Scenario]]:
     scenarios = discover(settings.scenarios_dir)
     if settings.scenario not in scenarios:
         raise config.ConfigError(f"scenario {settings.scenario!r} not found (available: {', '.join(sorted(scenarios))})")
-    return Timeline.constant(settings.scenario, scenarios[settings.scenario].params)
+    params = {**scenarios[settings.scenario].params, **settings.params}
+    return Timeline.constant(settings.scenario, params), scenarios
 
 
 def cmd_dump(args: argparse.Namespace) -> int:
     settings = _settings(args)
     at = time.time() if args.at is None else args.at
     clock = SimClock(at)
-    world = World(settings, _timeline(settings))
-    rt = Runtime(settings.__class__(**{**_asdict(settings), "exporters": (args.exporter,)}), world, clock)
+    timeline, scenarios = _timeline(settings)
+    world = World(settings, timeline)
+    rt = Runtime(settings.__class__(**{**_asdict(settings), "exporters": (args.exporter,)}), world, clock, scenarios)
     sys.stdout.buffer.write(rt.exporters[args.exporter].bridge.render())
     rt.stop()
     return 0
@@ -95,10 +97,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise config.ConfigError(f"exporters: {missing[0]!r} is not available in this version "
                                  f"(available: {', '.join(EXPORTERS)})")
     settings = settings.__class__(**{**_asdict(settings), "exporters": names})
-    timeline = _timeline(settings)
+    timeline, scenarios = _timeline(settings)
     sockets = bind_all(settings.bind, [(n, getattr(settings.ports, n)) for n in names])
     world = World(settings, timeline)
-    rt = Runtime(settings, world, WallClock(settings.speed))
+    rt = Runtime(settings, world, WallClock(settings.speed), scenarios)
     rt.start()
     for n in names:
         log.info("%s exporter on http://%s:%d/metrics", n, settings.bind, getattr(settings.ports, n))

@@ -63,6 +63,7 @@ class Settings:
     host: Host
     gpu: Gpu
     ports: Ports
+    params: dict[str, float]          # scenario parameter overrides, applied on top of every scenario
 
 
 # key path -> (type, check, what is allowed)
@@ -174,7 +175,11 @@ def load(
         os.environ.update(env_backup)
     raw.update({k.replace("__", "."): v for k, v in overrides.items()})
     values: dict[str, Any] = {}
+    params: dict[str, float] = {}
     for key, value in raw.items():
+        if key.startswith("params."):
+            params[key[7:]] = _param(key, value, user_keys, path, environ)
+            continue
         if key not in SCHEMA:
             where = _source(key, user_keys, path, environ)
             raise ConfigError(f"{where}: unknown setting {key!r} (known: {', '.join(sorted(SCHEMA))})")
@@ -188,12 +193,26 @@ def load(
             where = _source(key, user_keys, path, environ)
             raise ConfigError(f"{where}: {key} = {raw[key]!r} is invalid; expected {allowed}")
         values[key] = value
-    return _build(values)
+    return _build(values, params)
 
 
-def _build(values: dict[str, Any]) -> Settings:
+def _param(key: str, value: Any, user_keys: set[str], path: Path | None, environ: Mapping[str, str]) -> float:
+    """A scenario parameter override (``params.serving.error_rate``, env ``OTELMOCK_PARAMS__SERVING__ERROR_RATE``)."""
+    from otelmock.world.params import spec
+
+    where = _source(key, user_keys, path, environ)
+    known = spec(key[7:])
+    if known is None:
+        raise ConfigError(f"{where}: unknown scenario parameter {key[7:]!r}")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not known[1] <= value <= known[2]:
+        raise ConfigError(f"{where}: {key} = {value!r} is invalid; expected a number in [{known[1]:g}, {known[2]:g}]")
+    return float(value)
+
+
+def _build(values: dict[str, Any], params: dict[str, float] | None = None) -> Settings:
     def section(cls: type, prefix: str) -> Any:
         return cls(**{f.name: values[f"{prefix}.{f.name}"] for f in fields(cls)})
 
-    top = {f.name: values[f.name] for f in fields(Settings) if f.name not in ("host", "gpu", "ports")}
-    return Settings(**top, host=section(Host, "host"), gpu=section(Gpu, "gpu"), ports=section(Ports, "ports"))
+    top = {f.name: values[f.name] for f in fields(Settings) if f.name not in ("host", "gpu", "ports", "params")}
+    return Settings(**top, host=section(Host, "host"), gpu=section(Gpu, "gpu"), ports=section(Ports, "ports"),
+                    params=dict(params or {}))

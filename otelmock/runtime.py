@@ -21,6 +21,10 @@ from otelmock.config import Settings
 from otelmock.exporters import EXPORTERS
 from otelmock.exporters.base import Process
 from otelmock.prerender import ScrapePredictor
+from otelmock.errors import ScenarioError
+from otelmock.scenario.anomaly import KINDS, Anomaly
+from otelmock.scenario.loader import Scenario
+from otelmock.scenario.timeline import Segment
 from otelmock.world.model import World
 from otelmock.world.snapshot import Snapshot
 
@@ -37,11 +41,19 @@ class MockExporter:
     predictor: ScrapePredictor
 
 
+MAX_ANOMALIES = 200
+MAX_DURATION_S = 7 * 86_400.0
+
+
 class Runtime:
-    def __init__(self, settings: Settings, world: World, clock: Clock) -> None:
+    def __init__(self, settings: Settings, world: World, clock: Clock,
+                 scenarios: dict[str, Scenario] | None = None) -> None:
         self.settings = settings
         self.world = world
         self.clock = clock
+        self.scenarios = scenarios or {}
+        self._control = threading.Lock()
+        self._next_id = 0
         self._latest: Snapshot = world.snapshot(world.tick_at(clock.now()))
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -94,6 +106,85 @@ class Runtime:
         for exp in self.exporters.values():
             if exp.predictor.due(now - 0.5 * period, tick_end):
                 exp.bridge.render()
+
+    # --- control: scenarios and anomalies (every change starts at the next tick) -------------------
+    def _next_tick_t(self) -> float:
+        return (self.world.tick_at(self.clock.now()) + 1) * self.world.dt
+
+    def switch_scenario(self, name: str, ramp_s: float = 30.0) -> Segment:
+        if name not in self.scenarios:
+            raise ScenarioError(f"unknown scenario {name!r} (available: {', '.join(sorted(self.scenarios))})")
+        if not 0 <= ramp_s <= 3600:
+            raise ScenarioError(f"ramp_s: {ramp_s} is outside [0, 3600]")
+        with self._control:
+            start = self._next_tick_t()
+            seg = Segment(name, start, {**self.scenarios[name].params, **self.settings.params}, ramp_s)
+            self.world.set_timeline(self.world.timeline.then(seg), self.world.tick_at(start))
+            return seg
+
+    def start_anomaly(self, kind: str, target: str = "", magnitude: float | None = None,
+                      duration_s: float = 300.0, ramp_s: float = 0.0) -> Anomaly:
+        spec = KINDS.get(kind)
+        if spec is None:
+            raise ScenarioError(f"unknown anomaly kind {kind!r} (available: {', '.join(sorted(KINDS))})")
+        _, mode, (lo, hi), default_mag, target_kind = spec
+        target = self._check_target(target_kind, target)
+        magnitude = default_mag if magnitude is None else magnitude
+        if not lo <= magnitude <= hi:
+            raise ScenarioError(f"magnitude: {magnitude} is outside [{lo:g}, {hi:g}] for {kind}")
+        if mode != "event" and not 1 <= duration_s <= MAX_DURATION_S:
+            raise ScenarioError(f"duration_s: {duration_s} is outside [1, {MAX_DURATION_S:g}]")
+        if not 0 <= ramp_s <= max(duration_s, 0):
+            raise ScenarioError(f"ramp_s: {ramp_s} is outside [0, duration_s]")
+        with self._control:
+            if len(self.active_anomalies()) >= MAX_ANOMALIES:
+                raise ScenarioError(f"too many active anomalies (at most {MAX_ANOMALIES})")
+            self._next_id += 1
+            start = self._next_tick_t()
+            a = Anomaly(f"a{self._next_id}", kind, target, float(magnitude), start,
+                        0.0 if mode == "event" else float(duration_s), float(ramp_s))
+            self.world.set_timeline(self.world.timeline.with_anomaly(a), self.world.tick_at(start))
+            return a
+
+    def _check_target(self, target_kind: str, target: str) -> str:
+        if target_kind == "none":
+            if target:
+                raise ScenarioError(f"this anomaly takes no target (got {target!r})")
+            return ""
+        if target_kind == "gpu":
+            if not target.isdigit() or int(target) >= self.settings.gpu.count:
+                raise ScenarioError(f"target: {target!r} is not a GPU index (0..{self.settings.gpu.count - 1})")
+            return str(int(target))
+        names = [c.name for c in self.world.cids]
+        if target not in names:
+            raise ScenarioError(f"target: {target!r} is not a container (available: {', '.join(names)})")
+        return target
+
+    def stop_anomaly(self, anomaly_id: str) -> Anomaly:
+        with self._control:
+            now = self._next_tick_t()
+            found = [a for a in self.world.timeline.anomalies if a.id == anomaly_id]
+            if not found:
+                raise ScenarioError(f"no anomaly {anomaly_id!r}")
+            self.world.set_timeline(self.world.timeline.stop_anomaly(anomaly_id, now), self.world.tick_at(now))
+            return next(a for a in self.world.timeline.anomalies if a.id == anomaly_id)
+
+    def active_anomalies(self) -> tuple[Anomaly, ...]:
+        return self.world.timeline.active_anomalies(self.clock.now())
+
+    def summary(self) -> dict[str, object]:
+        """The current world state in a few numbers (for the control API)."""
+        s = self._latest
+        return {
+            "time": s.t, "tick": s.tick, "scenario": s.scenario, "hostname": s.host.hostname,
+            "load1": s.host.load[0],
+            "gpus": [{"index": g.index, "present": g.present, "util_pct": g.values.get("util_pct"),
+                      "power_w": g.values.get("power_w"), "temp_c": g.values.get("gpu_temp_c"),
+                      "containers": list(g.containers)} for g in s.gpus],
+            "vllm": [{"container": v.container, "model": v.model_name, "serving": v.serving, **v.gauges}
+                     for v in s.vllm],
+            "anomalies": [a.id for a in self.active_anomalies()],
+        }
 
     def stop(self) -> None:
         self._stop.set()

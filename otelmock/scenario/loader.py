@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 
 from otelmock.errors import ScenarioError
-from otelmock.world.params import PARAMS
+from otelmock.world.params import PARAMS, spec
 
 PACKAGED_DIR = Path(__file__).resolve().parents[2] / "scenarios"
 MAX_FILE_BYTES = 1 << 20
@@ -39,9 +39,11 @@ def validate_params(params: Any, where: str) -> dict[str, float]:
         raise ScenarioError(f"{where}: params must be a mapping of parameter names to numbers")
     out: dict[str, float] = {}
     for key, value in params.items():
-        if key not in PARAMS:
-            raise ScenarioError(f"{where}: params.{key}: unknown parameter (known: {', '.join(sorted(PARAMS))})")
-        _, lo, hi, _ = PARAMS[key]
+        known = spec(str(key))
+        if known is None:
+            raise ScenarioError(f"{where}: params.{key}: unknown parameter (known: {', '.join(sorted(PARAMS))}, "
+                                "gpu.<index>.{throttle,xid,offline}, container.<name>.{error_rate,mem_leak_bytes,crashloop_s})")
+        _, lo, hi, _ = known
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ScenarioError(f"{where}: params.{key}: {value!r} is not a number")
         if not lo <= value <= hi:

@@ -34,6 +34,7 @@ PARAMS: dict[str, tuple[float, float, float, str]] = {
     "serving.rate_scale": (1.0, 0.0, 100.0, "multiplier of every model's request rate"),
     "serving.latency_scale": (1.0, 0.1, 50.0, "multiplier of every latency (slow GPUs, network)"),
     "serving.error_rate": (0.002, 0.0, 1.0, "share of requests that fail (5xx in LiteLLM, aborted in vLLM)"),
+    "serving.prompt_scale": (1.0, 0.1, 20.0, "multiplier of prompt lengths (RAG and long-context workloads)"),
 }
 
 DEFAULTS: dict[str, float] = {k: v[0] for k, v in PARAMS.items()}

@@ -104,14 +104,24 @@ class ServingBlock:
     gpu_nvlink: Stream              # (G, 1): NVLink bytes
 
 
-def container_starts(cids: tuple[ContainerIdentity, ...], ident: HostIdentity, n: np.ndarray, dt: float) -> np.ndarray:
-    """(C, len(n)) tick at which each container's current run started (restart period, host reboot)."""
+def container_starts(
+    cids: tuple[ContainerIdentity, ...], ident: HostIdentity, n: np.ndarray, dt: float, timeline: Timeline | None = None
+) -> np.ndarray:
+    """(C, len(n)) tick at which each container's current run started: its own restart period, the host's
+    reboots, and the timeline's restarts, OOM kills and crash loops, whichever came last."""
     t = n * dt
     boot = np.floor((t - (t - ident.boot_phase_s) % ident.boot_period_s) / dt + 1e-9)
     period = np.array([c.restart_period_s for c in cids])[:, None]
     phase = np.array([c.restart_phase_s for c in cids])[:, None]
     epoch = np.floor((t[None, :] - (t[None, :] - phase) % period) / dt + 1e-9)
-    return np.maximum(epoch, boot[None, :]).astype(np.int64)
+    out = np.maximum(epoch, boot[None, :])
+    if timeline is not None:
+        for i, c in enumerate(cids):
+            crash = timeline.crash_epochs(c.name, t)
+            for ev in timeline.event_times(c.name, "container_restart") + timeline.event_times(c.name, "container_oom_kill"):
+                crash = np.where(t >= ev, np.maximum(crash, ev), crash)
+            out[i] = np.maximum(out[i], np.where(np.isfinite(crash), np.ceil(crash / dt - 1e-9), -np.inf))
+    return out.astype(np.int64)
 
 
 def _col(attr: str) -> FloatArray:
@@ -134,7 +144,7 @@ def serving_block(
     nm, n_all = len(MODELS), len(cids)
     p = lambda key: timeline.values(key, t_w)[None, :]  # noqa: E731
     act = activity(ident, timeline, t_w, block)
-    starts = container_starts(cids, ident, n, dt)
+    starts = container_starts(cids, ident, n, dt, timeline)
     age = ((n[None, :] - starts) * dt).reshape(n_all, n_w, wt)
     load_s = _col("load_s")[:, :, None]
     serving = (age[:nm] > load_s).astype(np.float64)
@@ -143,8 +153,12 @@ def serving_block(
     alive_w = serving.mean(axis=2)
     progress_w = np.clip(age[:nm].mean(axis=2) / _col("load_s"), 0.0, 1.0)
 
+    offline = np.stack([timeline.values(f"gpu.{g}.offline", t_w) for g in range(n_gpus)]) if n_gpus else None
+    broken = np.zeros((nm, n_w))
+    for i, m in enumerate(MODELS):
+        broken[i] = np.max(offline[[g for g in m.gpus if g < n_gpus]], axis=0) if offline is not None else 0.0
     rate = _col("base_rpm") / 60.0 * act[None, :] * p("serving.rate_scale")
-    prompt_mean, gen_mean = _col("prompt_tokens") * np.exp(0.32), _col("gen_tokens") * np.exp(0.245)
+    prompt_mean, gen_mean = _col("prompt_tokens") * np.exp(0.32) * p("serving.prompt_scale"), _col("gen_tokens") * np.exp(0.245)
     prompt_tps, gen_tps = rate * prompt_mean, rate * gen_mean
     u = gen_tps / _col("gen_capacity") + prompt_tps / _col("prefill_capacity")
     lat = p("serving.latency_scale")
@@ -152,17 +166,18 @@ def serving_block(
     queue = (0.004 + 30.0 * np.maximum(u - 0.7, 0.0) ** 2) * lat
     prefill = (0.02 + prompt_mean / _col("prefill_capacity") * (1.0 + 3.0 * u**2)) * lat
     decode = gen_mean * tpot
-    in_flight = rate * (prefill + decode)
+    in_flight = rate * (prefill + decode) * (1.0 - broken)
     running = np.minimum(in_flight, MAX_NUM_SEQS)
     waiting = rate * queue + np.maximum(in_flight - MAX_NUM_SEQS, 0.0)
     kv_tokens = np.array([_kv_tokens(m) for m in MODELS], dtype=np.float64)[:, None]
     kv = np.clip(running * (prompt_mean + gen_mean / 2.0) / kv_tokens, 0.0, 0.99)
 
-    err = p("serving.error_rate")
+    err = np.clip(p("serving.error_rate") + np.stack([timeline.values(f"container.{m.container}.error_rate", t_w)
+                                                      for m in MODELS]) + broken, 0.0, 1.0)
     is_llm = (_col("gen_tokens") > 0).astype(np.float64)
     rates = {
-        "requests": rate, "errors": rate * err, "abort": rate * 0.004, "length": rate * 0.07 * is_llm,
-        "rate_limited": rate * 0.001, "prompt_tokens": prompt_tps, "generation_tokens": gen_tps,
+        "requests": rate, "errors": rate * err, "abort": rate * 0.004 * (1 - err), "length": rate * 0.07 * is_llm * (1 - err),
+        "rate_limited": rate * 0.001, "prompt_tokens": prompt_tps * (1 - err), "generation_tokens": gen_tps * (1 - err),
         "preemptions": rate * np.maximum(kv - 0.92, 0.0) * 10.0, "prefix_queries": prompt_tps,
         "prefix_hits": prompt_tps * 0.35, "gen_requests": rate * is_llm,
         "steps": np.where(running > 0.05, 1.0 / np.maximum(tpot, 0.004), 0.0) * is_llm,
@@ -175,7 +190,9 @@ def serving_block(
     infra_scale = np.repeat(act[None, :], len(INFRA), axis=0)
     infra_scale[0] = 0.2 + total_rate * 0.25  # the LiteLLM proxy works per request
     cores = np.vstack([cores_vllm * alive_w + 1.6 * loading.mean(axis=2), infra("cpu_cores") * infra_scale])
+    leak = np.stack([timeline.values(f"container.{c.name}.mem_leak_bytes", t_w) for c in cids])
     mem = np.vstack([1.1e9 + 1.5e9 * progress_w + 1e7 * running, infra("mem_bytes") * (0.9 + 0.1 * np.minimum(act, 2))])
+    mem = mem + leak
     net = np.vstack([rate * alive_w * (prompt_mean + gen_mean) * 6.0 + 200.0, infra("net_bps") * infra_scale])
     net[nm] += total_rate * 9000.0  # LiteLLM relays every request and response
     load_frac = loading.mean(axis=2)
@@ -196,7 +213,7 @@ def serving_block(
     medians = {
         "e2e": queue + prefill + decode, "ttft": queue + prefill, "tpot": np.maximum(tpot, 1e-4), "queue": queue,
         "inference": prefill + decode, "prefill": prefill, "decode": np.maximum(decode, 1e-4),
-        "prompt": _col("prompt_tokens") + 0 * rate, "gen": np.maximum(_col("gen_tokens"), 0.5) + 0 * rate,
+        "prompt": _col("prompt_tokens") * p("serving.prompt_scale") + 0 * rate, "gen": np.maximum(_col("gen_tokens"), 0.5) + 0 * rate,
         "max_tokens": np.full_like(rate, 1024.0), "one": np.ones_like(rate),
         "step_tokens": np.maximum(running, 1.0) + prompt_tps * tpot, "proxy_e2e": queue + prefill + decode + 0.012,
         "overhead": np.full_like(rate, 0.004),
@@ -211,15 +228,19 @@ def serving_block(
         streams[f"s:{name}"] = stream(pad(rates[counts] * medians[source] * np.exp(sigma**2 / 2.0)), active, dt)
 
     # GPUs: energy from window-mean power
+    throttle = np.stack([timeline.values(f"gpu.{g}.throttle", t_w) for g in range(n_gpus)]).T if n_gpus else None
     gpu_w = gpu_readings(n_gpus, running * alive_w, gen_tps * alive_w, prompt_tps * alive_w, progress_w,
-                  age[:nm].mean(axis=2), dt)
+                         age[:nm].mean(axis=2), dt, throttle=throttle)
     ones = active_cumsum(np.ones((n_gpus, n_w, wt)))
     energy = stream((gpu_w["power_w"].T * 1000.0), ones, dt)
     nvlink = stream(gpu_w["nvlink_bytes_s"].T, ones, dt)
     host_cores = np.repeat(cores.sum(axis=0), wt)
     host_mem = np.repeat((mem * started.mean(axis=2)).sum(axis=0), wt)
-    win = {"running": running, "waiting": waiting, "kv": kv, "gen_tps": gen_tps, "prompt_tps": prompt_tps,
-           "cores": cores, "mem": mem}
+    win = {"running": running, "waiting": waiting, "kv": kv, "gen_tps": gen_tps * (1 - broken),
+           "prompt_tps": prompt_tps * (1 - broken), "cores": cores, "mem": mem, "broken": broken}
+    if n_gpus:
+        win.update({"gpu_throttle": throttle.T, "gpu_offline": offline,
+                    "gpu_xid": np.stack([timeline.values(f"gpu.{g}.xid", t_w) for g in range(n_gpus)])})
     return ServingBlock(int(n[0]), starts, win, (host_cores, host_mem), streams, energy, nvlink)
 
 
@@ -234,7 +255,7 @@ def num_gpu_blocks(m: ModelSpec) -> int:
 
 def gpu_readings(
     g: int, running: FloatArray, gen_tps: FloatArray, prompt_tps: FloatArray, progress: FloatArray, age: FloatArray,
-    dt: float, lag: bool = False,
+    dt: float, lag: bool = False, throttle: FloatArray | None = None,
 ) -> dict[str, FloatArray]:
     """GPU readings (T, G) from the containers holding each GPU; inputs are (models, T)."""
     steps = running.shape[1]
@@ -252,7 +273,7 @@ def gpu_readings(
     fb = np.minimum(fb, h200.FB_TOTAL_MIB - h200.FB_RESERVED_MIB - h200.CUDA_CONTEXT_MIB)
     inputs = h200.GpuInputs(np.clip(load, 0, 1), h200.mem_bound_share(prompt, gen, infl), infl, ctx, fb,
                             np.maximum(tp, 1))
-    steady = h200.steady_state(inputs)
+    steady = h200.steady_state(inputs, throttle)
     out = {f: np.asarray(getattr(steady, f), dtype=np.float64) for f in steady.__dataclass_fields__}
     if lag:
         out["gpu_temp_c"] = h200.thermal_lag(out["gpu_temp_c"], dt, h200.THERMAL_TAU_S)

@@ -64,9 +64,15 @@ def gpu_tick(world: World, srv: ServingBlock, n: int) -> dict[str, float]:
     """Readings of every GPU at tick ``n``: the calibrated model over the last ticks, with its thermal lag."""
     ticks = np.arange(n - LAG_TICKS + 1, n + 1)
     lv = tick_levels(world, srv, ticks)
+    idx = np.clip(ticks - srv.n0, 0, srv.starts.shape[1] - 1) // (srv.starts.shape[1] // srv.win["running"].shape[1])
+    throttle = srv.win["gpu_throttle"][:, idx].T if "gpu_throttle" in srv.win else None
     out = gpu_readings(world.settings.gpu.count, lv["running"], lv["gen_tps"], lv["prompt_tps"], lv["progress"],
-                       lv["age"], world.dt, lag=True)
-    return {k: v[-1] for k, v in out.items()}
+                       lv["age"], world.dt, lag=True, throttle=throttle)
+    last = {k: v[-1] for k, v in out.items()}
+    w = idx[-1]
+    if "gpu_xid" in srv.win:
+        last.update(xid=srv.win["gpu_xid"][:, w], offline=srv.win["gpu_offline"][:, w])
+    return last
 
 
 def build_states(
@@ -103,7 +109,9 @@ def build_states(
              "throttled_periods": 0.0, "throttled_s": 0.0},
             {"usage": mem * 1.15, "working_set": mem, "rss": mem * 0.92, "cache": mem * 0.15, "swap": 0.0,
              "mapped_file": mem * 0.05, "max_usage": mem * 1.25, "limit": 0.0, "failcnt": 0.0,
-             "kernel_usage": mem * 0.02, "failures_pgfault": math.floor(cpu_user * 40), "failures_pgmajfault": 0.0},
+             "kernel_usage": mem * 0.02, "failures_pgfault": math.floor(cpu_user * 40), "failures_pgmajfault": 0.0,
+             "oom_events": float(sum(1 for e in world.timeline.event_times(cid.name, "container_oom_kill")
+                                     if starts[c] * dt - 1 <= e <= n * dt))},
             {k: flat[f"net_{k}"][c] for k in ("rx_bytes", "tx_bytes", "rx_packets", "tx_packets")}
             | {"rx_errors": 0.0, "tx_errors": 0.0, "rx_dropped": 0.0, "tx_dropped": 0.0},
             {"reads_bytes": flat["fs_read_bytes"][c], "writes_bytes": flat["fs_write_bytes"][c],
@@ -115,7 +123,7 @@ def build_states(
 
     vllm, litellm = [], []
     for c, m in enumerate(MODELS):
-        serving = bool(lv["alive"][c])
+        serving = bool(lv["alive"][c]) and srv.win["broken"][c, i // wt] < 0.5
         hists = {name: _histogram(value, ints, name, c, hist_bounds(name, m.max_model_len)) for name in VLLM_HISTOGRAMS}
         counters = {k: flat[k][c] for k in ("prompt_tokens", "generation_tokens", "prefix_queries",
                                             "prefix_hits", "errors", "rate_limited")}
@@ -153,17 +161,18 @@ def build_states(
     for g, gid in enumerate(world.gpu_ids):
         holders = tuple(m.container for c, m in enumerate(MODELS) if g in m.gpus and age[c] > 0)
         v = {key: float(arr[g]) for key, arr in readings.items()}
+        xid, offline = v.pop("xid", 0.0), v.pop("offline", 0.0)
         v.update(energy_mj=float(np.floor(energy[g, 0])), nvlink_bytes_total=float(np.floor(nvlink[g, 0])),
                  nvlink_tx_bytes_s=v.get("nvlink_bytes_s", 0.0) / 2, nvlink_rx_bytes_s=v.get("nvlink_bytes_s", 0.0) / 2,
                  power_limit_w=h200.POWER_LIMIT_W, fb_total_mib=float(h200.FB_TOTAL_MIB), enc_util_pct=0.0,
-                 dec_util_pct=0.0, pcie_replay=0.0, xid=0.0, ecc_sbe_volatile=0.0, ecc_dbe_volatile=0.0,
+                 dec_util_pct=0.0, pcie_replay=0.0, xid=float(xid), ecc_sbe_volatile=0.0, ecc_dbe_volatile=0.0,
                  ecc_sbe_aggregate=0.0, ecc_dbe_aggregate=0.0, retired_sbe=0.0, retired_dbe=0.0,
                  correctable_remapped_rows=0.0, uncorrectable_remapped_rows=0.0, row_remap_failure=0.0,
                  power_violation_us=0.0, thermal_violation_us=0.0)
         for key in ("util_pct", "mem_copy_util_pct", "gpu_temp_c", "mem_temp_c"):
             v[key] = float(np.round(v.get(key, 0.0)))
         gpus.append(GpuState(gid.index, gid.index, gid.uuid, gid.pci_bus_id, gid.serial, "NVIDIA H200",
-                             world.settings.gpu.driver_version, True, holders, v))
+                             world.settings.gpu.driver_version, offline < 0.5, holders, v))
     _ = INFRA
     return tuple(gpus), tuple(containers), tuple(vllm), tuple(litellm)
 
