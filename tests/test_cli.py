@@ -41,7 +41,7 @@ def test_bad_setting_is_one_line_and_exit_2(tmp_path: Path) -> None:
 
 def test_unknown_scenario_and_bad_time() -> None:
     r = otelmock("dump", "node", "--scenario", "nope")
-    assert r.returncode == 2 and "scenario 'nope' not found (available: normal" in r.stderr
+    assert r.returncode == 2 and "scenario 'nope' not found (available: degraded, high_load, normal)" in r.stderr
     r = otelmock("dump", "node", "--at", "yesterday")
     assert r.returncode == 2 and "--at: 'yesterday' is neither Unix seconds nor ISO 8601" in r.stderr
 
@@ -58,4 +58,4 @@ def test_port_in_use_is_reported_and_nothing_starts() -> None:
 
 def test_scenarios_lists_the_packaged_ones() -> None:
     r = otelmock("scenarios")
-    assert r.returncode == 0 and r.stdout.startswith("normal\t")
+    assert r.returncode == 0 and [line.split("\t")[0] for line in r.stdout.splitlines()] == ["degraded", "high_load", "normal"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import functools
-import time
 from dataclasses import fields
 from pathlib import Path
 from typing import NamedTuple
@@ -163,7 +162,7 @@ def test_step_response_reaches_63_percent_at_tau() -> None:
     assert np.all(gpu.thermal_lag(np.full(10, 50.0), 1.0, 2.0) == 50.0)  # default: start settled
 
 
-def test_thermal_lag_equals_recursion_and_is_fast() -> None:
+def test_thermal_lag_equals_recursion() -> None:
     rng = np.random.default_rng(0)
     x = rng.uniform(30.0, 80.0, (3600, 8))
     start = rng.uniform(30.0, 80.0, 8)
@@ -172,9 +171,7 @@ def test_thermal_lag_equals_recursion_and_is_fast() -> None:
     for n in range(len(x)):
         prev = prev + alpha * (x[n] - prev)
         want[n] = prev
-    began = time.perf_counter()
-    got = gpu.thermal_lag(x, 1.0, gpu.THERMAL_TAU_S, initial=start)
-    assert time.perf_counter() - began < 0.05
+    got = gpu.thermal_lag(x, 1.0, gpu.THERMAL_TAU_S, initial=start)  # speed: benchmarks, not a timed test
     np.testing.assert_allclose(got, want, atol=1e-9)
     assert gpu.thermal_lag(x[:, 0], 1.0, 0.0).tolist() == x[:, 0].tolist()
     with pytest.raises(ValueError):
