@@ -20,6 +20,7 @@ from otelmock.clock import Clock
 from otelmock.config import Settings
 from otelmock.exporters import EXPORTERS
 from otelmock.exporters.base import Process
+from otelmock.exporters.pyclient import extra_suffixes
 from otelmock.prerender import ScrapePredictor
 from otelmock.errors import ScenarioError
 from otelmock.scenario.anomaly import KINDS, Anomaly
@@ -69,7 +70,9 @@ class Runtime:
             "service.name": spec.service_name, "service.instance.id": f"{self.world.ident.hostname}:{name}",
             "host.name": self.world.ident.hostname, "host.id": self.world.ident.machine_id,
         })
-        meters = ExporterMeters(name, spec.families(self.settings), resource, lambda: (self._latest, process), [reader])
+        families = spec.families(self.settings)
+        meters = ExporterMeters(name, families, resource, lambda: (self._latest, process), [reader],
+                                extra_suffixes=extra_suffixes(families) if spec.dialect == "python" else None)
         return MockExporter(name, getattr(self.settings.ports, name), process, meters,
                             PrometheusBridge(meters, reader, spec.dialect),
                             ScrapePredictor(2 * self.settings.tick_s / self.settings.speed))

@@ -91,12 +91,26 @@ class PrometheusBridge:
                 lines.append(f"{fam.name}{{{labels}}} {dcgm_value(v, fam.int_format)}\n")
             return lines
         if self.dialect == "python":
-            for suffix, rows in present.items():
-                names = sample_labels(fam, suffix) if suffix in suffixes(fam) else fam.labels
-                for lv, v in rows:
-                    lines.append(self._sample(fam.name + suffix, names, lv, v))
-            return lines
+            if fam.name.endswith("_created") and not any(present.values()):
+                return []  # prometheus_client writes a _created family only once it has samples
+            return lines + self._python_samples(fam, present)
         return lines + self._go_samples(fam, present)
+
+    def _python_samples(self, fam: Family, present: dict[str, Rows]) -> list[str]:
+        """prometheus_client: one block per series (buckets, _count, _sum ...), labels sorted by name."""
+        from otelmock.bridge.otel import suffixes
+
+        groups: dict[tuple[str, ...], list[tuple[str, tuple[str, ...], tuple[str, ...], float]]] = {}
+        for suffix, rows in present.items():
+            names = sample_labels(fam, suffix) if suffix in suffixes(fam) else fam.labels
+            for lv, v in rows:
+                groups.setdefault(lv[: len(fam.labels)], []).append((suffix, names, lv, v))
+        out = []
+        for rows in groups.values():
+            for suffix, names, lv, v in rows:
+                pairs = sorted(zip(names, lv, strict=True))
+                out.append(self._sample(fam.name + suffix, [n for n, _ in pairs], [x for _, x in pairs], v))
+        return out
 
     def _suffixes(self, fam: Family) -> tuple[str, ...]:
         return tuple(s for f, s in self.meters.instruments.values() if f is fam)

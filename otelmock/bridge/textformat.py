@@ -36,7 +36,7 @@ def go_float(v: float) -> str:
 
 
 def python_float(d: float) -> str:
-    """prometheus_client.utils.floatToGoString, byte for byte."""
+    """prometheus_client.utils.floatToGoString (0.26), byte for byte."""
     d = float(d)
     if d == math.inf:
         return "+Inf"
@@ -48,7 +48,7 @@ def python_float(d: float) -> str:
     dot = s.find(".")
     if d > 0 and dot > 6:
         mantissa = f"{s[0]}.{s[1:dot]}{s[dot + 1:]}".rstrip("0.")
-        return f"{mantissa}e+0{dot - 1}"
+        return f"{mantissa}e+{dot - 1:02d}"
     return s
 
 

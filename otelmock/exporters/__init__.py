@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from otelmock.config import Settings
-from otelmock.exporters import cadvisor, dcgm, node
+from otelmock.exporters import cadvisor, dcgm, litellm, node, vllm
 from otelmock.exporters.base import Family
 
 
@@ -22,6 +22,8 @@ EXPORTERS: dict[str, ExporterSpec] = {
     "node": ExporterSpec("node-exporter", "go", node.families, "Node Exporter"),
     "dcgm": ExporterSpec("dcgm-exporter", "dcgm", dcgm.families, "GPU Exporter"),
     "cadvisor": ExporterSpec("cadvisor", "go", cadvisor.families, "cAdvisor"),
+    "litellm": ExporterSpec("litellm-proxy", "python", litellm.families, "LiteLLM"),
+    "vllm": ExporterSpec("vllm", "python", vllm.families, "vLLM"),
 }
 
 __all__ = ["EXPORTERS", "ExporterSpec"]

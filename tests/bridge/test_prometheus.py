@@ -60,7 +60,7 @@ def test_python_dialect_keeps_table_order_and_empty_families() -> None:
     text = _bridge("python", [_snap(2)]).render().decode()
     names = [line.split()[2] for line in text.splitlines() if line.startswith("# TYPE")]
     assert names == ["zeta_bytes", "alpha_total", "empty", "lat_seconds"]
-    assert 'zeta_bytes{z="1",a="x"} 1e+06\n' in text and "alpha_total 2.0\n" in text
+    assert 'zeta_bytes{a="x",z="1"} 1e+06\n' in text and "alpha_total 2.0\n" in text  # labels sorted by name
     parsed = {f.name: f for f in text_string_to_metric_families(text)}
     assert parsed["lat_seconds"].type == "histogram"
 
