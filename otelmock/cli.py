@@ -20,6 +20,7 @@ from otelmock.exporters import EXPORTERS
 from otelmock.runtime import Runtime
 from otelmock.scenario.loader import Scenario, discover
 from otelmock.scenario.timeline import Timeline
+from otelmock.world.deployment import MODELS
 from otelmock.world.model import World
 
 log = logging.getLogger("otelmock")
@@ -98,14 +99,18 @@ def cmd_run(args: argparse.Namespace) -> int:
                                  f"(available: {', '.join(EXPORTERS)})")
     settings = settings.__class__(**{**_asdict(settings), "exporters": names})
     timeline, scenarios = _timeline(settings)
-    sockets = bind_all(settings.bind, [(n, getattr(settings.ports, n)) for n in names])
+    ports = [(n, getattr(settings.ports, n)) for n in names]
+    if "vllm" in names and settings.vllm.per_container_base_port > 0:
+        ports += [(f"vllm/{m.container}", settings.vllm.per_container_base_port + i) for i, m in enumerate(MODELS)]
+    sockets = bind_all(settings.bind, ports)
     world = World(settings, timeline)
     rt = Runtime(settings, world, WallClock(settings.speed), scenarios)
     rt.start()
-    for n in names:
-        log.info("%s exporter on http://%s:%d/metrics", n, settings.bind, getattr(settings.ports, n))
+    for n, port in ports:
+        log.info("%s exporter on http://%s:%d/metrics", n, settings.bind, port)
     log.info("host %s, scenario %s, seed %d", world.ident.hostname, settings.scenario, settings.seed)
-    apps = [(exporter_app(rt.exporters[n], EXPORTERS[n].landing_title), s) for n, s in zip(names, sockets, strict=True)]
+    titles = {n: EXPORTERS[n.split("/")[0]].landing_title for n, _ in ports}
+    apps = [(exporter_app(rt.exporters[n], titles[n]), s) for (n, _), s in zip(ports, sockets, strict=True)]
     asyncio.run(serve_all(apps, on_stop=rt.stop))
     return 0
 

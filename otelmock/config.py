@@ -52,6 +52,30 @@ class Gpu:
 
 
 @dataclass(frozen=True, slots=True)
+class Dcgm:
+    collectors: str          # counters CSV (dcgm-exporter's -f); "" = the packaged default-counters.csv
+    hostname_label: str      # "Hostname" (up to 4.5.3-4.8.2) or "hostname" (later)
+    container_labels: bool   # container/namespace/pod labels on GPUs held by containers
+
+
+@dataclass(frozen=True, slots=True)
+class Vllm:
+    version: str             # 0.11.0 | 0.33.0
+    deprecated_names: bool   # also vllm:gpu_cache_usage_perc etc. (--show-hidden-metrics-for-version)
+    per_container_base_port: int  # >0: each vLLM container also alone on base + its index
+
+
+@dataclass(frozen=True, slots=True)
+class Litellm:
+    service_metrics: bool    # the proxy's own dependency families (redis, postgres, self, router)
+
+
+@dataclass(frozen=True, slots=True)
+class Api:
+    token: str               # bearer token for the control API's write endpoints ("" = none)
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     seed: int
     tick_s: float
@@ -63,6 +87,10 @@ class Settings:
     host: Host
     gpu: Gpu
     ports: Ports
+    dcgm: Dcgm
+    vllm: Vllm
+    litellm: Litellm
+    api: Api
     params: dict[str, float]          # scenario parameter overrides, applied on top of every scenario
 
 
@@ -90,6 +118,14 @@ SCHEMA: dict[str, tuple[type, Any, str]] = {
     "host.os_id": (str, lambda v: bool(v), "an os id"),
     "host.os_version": (str, lambda v: bool(v), "an os version"),
     "gpu.count": (int, *_rng(0, 8)),
+    "dcgm.collectors": (str, lambda v: True, "a counters CSV path"),
+    "dcgm.hostname_label": (str, lambda v: v in ("Hostname", "hostname", ""), "Hostname, hostname or empty"),
+    "dcgm.container_labels": (bool, lambda v: True, "true or false"),
+    "vllm.version": (str, lambda v: v in ("0.11.0", "0.33.0"), "0.11.0 or 0.33.0"),
+    "vllm.deprecated_names": (bool, lambda v: True, "true or false"),
+    "vllm.per_container_base_port": (int, *_rng(0, 65000)),
+    "litellm.service_metrics": (bool, lambda v: True, "true or false"),
+    "api.token": (str, lambda v: len(v) <= 4096, "a bearer token"),
     "gpu.driver_version": (str, lambda v: bool(v), "a driver version such as 580.159.04"),
     **{f"ports.{name}": (int, *_PORT) for name in (*EXPORTER_NAMES, "control")},
 }
@@ -127,6 +163,12 @@ def _cast(key: str, value: Any, kind: type) -> Any:
         if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
             raise TypeError
         return tuple(value)
+    if kind is bool:
+        if isinstance(value, str) and value.lower() in ("true", "false", "1", "0"):
+            return value.lower() in ("true", "1")
+        if not isinstance(value, bool):
+            raise TypeError
+        return value
     if kind is float and isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
     if kind is int and isinstance(value, float) and value.is_integer():
@@ -213,6 +255,6 @@ def _build(values: dict[str, Any], params: dict[str, float] | None = None) -> Se
     def section(cls: type, prefix: str) -> Any:
         return cls(**{f.name: values[f"{prefix}.{f.name}"] for f in fields(cls)})
 
-    top = {f.name: values[f.name] for f in fields(Settings) if f.name not in ("host", "gpu", "ports", "params")}
-    return Settings(**top, host=section(Host, "host"), gpu=section(Gpu, "gpu"), ports=section(Ports, "ports"),
-                    params=dict(params or {}))
+    sections = {"host": Host, "gpu": Gpu, "ports": Ports, "dcgm": Dcgm, "vllm": Vllm, "litellm": Litellm, "api": Api}
+    top = {f.name: values[f.name] for f in fields(Settings) if f.name not in (*sections, "params")}
+    return Settings(**top, **{name: section(cls, name) for name, cls in sections.items()}, params=dict(params or {}))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
@@ -18,14 +19,15 @@ from otelmock.bridge.otel import ExporterMeters
 from otelmock.bridge.prometheus import PrometheusBridge
 from otelmock.clock import Clock
 from otelmock.config import Settings
-from otelmock.exporters import EXPORTERS
-from otelmock.exporters.base import Process
+from otelmock.exporters import EXPORTERS, vllm
+from otelmock.exporters.base import Family, Process
 from otelmock.exporters.pyclient import extra_suffixes
 from otelmock.prerender import ScrapePredictor
 from otelmock.errors import ScenarioError
 from otelmock.scenario.anomaly import KINDS, Anomaly
 from otelmock.scenario.loader import Scenario
 from otelmock.scenario.timeline import Segment
+from otelmock.world.deployment import MODELS
 from otelmock.world.model import World
 from otelmock.world.snapshot import Snapshot
 
@@ -60,21 +62,25 @@ class Runtime:
         self._thread: threading.Thread | None = None
         self.exporters: dict[str, MockExporter] = {}
         for name in settings.exporters:
-            self.exporters[name] = self._build(name)
+            spec = EXPORTERS[name]
+            self.exporters[name] = self._build(name, spec.service_name, spec.dialect, spec.families(settings),
+                                               getattr(settings.ports, name))
+        base = settings.vllm.per_container_base_port
+        if "vllm" in settings.exporters and base > 0:
+            for i, m in enumerate(MODELS):  # each vLLM server alone, as a single real instance serves it
+                self.exporters[f"vllm/{m.container}"] = self._build(
+                    f"vllm/{m.container}", "vllm", "python", vllm.container_families(settings, m.container), base + i)
 
-    def _build(self, name: str) -> MockExporter:
-        spec = EXPORTERS[name]
+    def _build(self, name: str, service: str, dialect: str, families: Sequence[Family], port: int) -> MockExporter:
         process = Process(start_time=self.clock.now())
         reader = InMemoryMetricReader()
         resource = Resource.create({
-            "service.name": spec.service_name, "service.instance.id": f"{self.world.ident.hostname}:{name}",
+            "service.name": service, "service.instance.id": f"{self.world.ident.hostname}:{name}",
             "host.name": self.world.ident.hostname, "host.id": self.world.ident.machine_id,
         })
-        families = spec.families(self.settings)
         meters = ExporterMeters(name, families, resource, lambda: (self._latest, process), [reader],
-                                extra_suffixes=extra_suffixes(families) if spec.dialect == "python" else None)
-        return MockExporter(name, getattr(self.settings.ports, name), process, meters,
-                            PrometheusBridge(meters, reader, spec.dialect),
+                                extra_suffixes=extra_suffixes(families) if dialect == "python" else None)
+        return MockExporter(name, port, process, meters, PrometheusBridge(meters, reader, dialect),
                             ScrapePredictor(2 * self.settings.tick_s / self.settings.speed))
 
     @property
