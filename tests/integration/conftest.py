@@ -66,19 +66,28 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait()
 
 
+EXPORTERS = ("node", "dcgm", "cadvisor", "litellm", "vllm")
+
+
 @pytest.fixture(scope="session")
-def mock_node() -> Iterator[str]:
-    """``otelmock run`` as a user starts it, with only the port and bind address changed."""
-    port = free_port()
+def mock() -> Iterator[dict[str, str]]:
+    """``otelmock run`` as a user starts it (every exporter), with only the ports and bind address changed."""
+    ports = {name: free_port() for name in EXPORTERS}
     env = {k: v for k, v in os.environ.items() if not k.startswith("OTELMOCK_")}
-    env.update(OTELMOCK_BIND="127.0.0.1", OTELMOCK_PORTS__NODE=str(port), OTELMOCK_EXPORTERS="node")
+    env.update(OTELMOCK_BIND="127.0.0.1", **{f"OTELMOCK_PORTS__{n.upper()}": str(p) for n, p in ports.items()})
     proc = subprocess.Popen([sys.executable, "-m", "otelmock", "run"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_http(f"http://127.0.0.1:{port}/health", proc=proc)
-        yield f"127.0.0.1:{port}"
+        for p in ports.values():
+            wait_http(f"http://127.0.0.1:{p}/health", timeout_s=60, proc=proc)
+        yield {n: f"127.0.0.1:{p}" for n, p in ports.items()}
     finally:
         _stop(proc)
+
+
+@pytest.fixture(scope="session")
+def mock_node(mock: dict[str, str]) -> str:
+    return mock["node"]
 
 
 @pytest.fixture(scope="session")
@@ -95,15 +104,13 @@ def real_node() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def prometheus(tmp_path_factory: pytest.TempPathFactory, mock_node: str) -> Iterator[str]:
-    """A real Prometheus scraping the mock every second under ``job="node"``."""
+def prometheus(tmp_path_factory: pytest.TempPathFactory, mock: dict[str, str]) -> Iterator[str]:
+    """A real Prometheus scraping every mock exporter every second, one job per exporter (``job="node"`` ...)."""
     binary = tool("prometheus")
     work = tmp_path_factory.mktemp("prometheus")
     cfg = work / "prometheus.yml"
-    cfg.write_text(
-        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
-        f"scrape_configs:\n  - job_name: node\n    static_configs:\n      - targets: ['{mock_node}']\n"
-    )
+    jobs = "".join(f"  - job_name: {n}\n    static_configs:\n      - targets: ['{addr}']\n" for n, addr in mock.items())
+    cfg.write_text("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n" + jobs)
     port = free_port()
     proc = subprocess.Popen(
         [binary, f"--config.file={cfg}", f"--storage.tsdb.path={work / 'data'}",

@@ -1,0 +1,77 @@
+"""A real Prometheus scrapes every mock exporter; GPU (12239) and vLLM dashboard queries return data."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.integration.test_prometheus_scrape import query
+
+# NVIDIA DCGM Exporter Dashboard (grafana.com 12239), variables $instance and $gpu filled in
+DCGM_12239 = (
+    'DCGM_FI_DEV_GPU_TEMP{instance=~"$i", gpu=~"$g"}', 'avg(DCGM_FI_DEV_GPU_TEMP{instance=~"$i", gpu=~"$g"})',
+    'DCGM_FI_DEV_POWER_USAGE{instance=~"$i", gpu=~"$g"}', 'sum(DCGM_FI_DEV_POWER_USAGE{instance=~"$i", gpu=~"$g"})',
+    'DCGM_FI_DEV_SM_CLOCK{instance=~"$i", gpu=~"$g"} * 1000000', 'DCGM_FI_DEV_GPU_UTIL{instance=~"$i", gpu=~"$g"}',
+    'DCGM_FI_DEV_FB_USED{instance=~"$i", gpu=~"$g"}', 'DCGM_FI_PROF_PIPE_TENSOR_ACTIVE{instance=~"$i", gpu=~"$g"}',
+    'rate(DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION{instance=~"$i"}[5s])',
+)
+# vLLM's example dashboard (examples/online_serving/prometheus_grafana/grafana.json), $model_name filled in
+VLLM_EXAMPLE = (
+    'histogram_quantile(0.99, sum by(le) (rate(vllm:e2e_request_latency_seconds_bucket{model_name="$m"}[1m])))',
+    'rate(vllm:e2e_request_latency_seconds_sum{model_name="$m"}[1m]) / '
+    'rate(vllm:e2e_request_latency_seconds_count{model_name="$m"}[1m])',
+    'rate(vllm:prompt_tokens_total{model_name="$m"}[1m])', 'rate(vllm:generation_tokens_total{model_name="$m"}[1m])',
+    'histogram_quantile(0.5, sum by(le) (rate(vllm:time_per_output_token_seconds_bucket{model_name="$m"}[1m])))',
+    'histogram_quantile(0.9, sum by(le) (rate(vllm:time_to_first_token_seconds_bucket{model_name="$m"}[1m])))',
+    'vllm:num_requests_running{model_name="$m"}', 'vllm:num_requests_waiting{model_name="$m"}',
+    'vllm:gpu_cache_usage_perc{model_name="$m"}',
+    'sum by(le) (increase(vllm:request_prompt_tokens_bucket{model_name="$m"}[1m]))',
+    'sum by(le) (increase(vllm:request_generation_tokens_bucket{model_name="$m"}[1m]))',
+    'sum by(finished_reason) (increase(vllm:request_success_total{model_name="$m"}[1m]))',
+    'rate(vllm:request_queue_time_seconds_sum{model_name="$m"}[1m])',
+    'rate(vllm:request_prefill_time_seconds_sum{model_name="$m"}[1m])',
+    'rate(vllm:request_decode_time_seconds_sum{model_name="$m"}[1m])',
+    'rate(vllm:request_max_num_generation_tokens_sum{model_name="$m"}[1m])',
+)
+
+
+@pytest.fixture(scope="module")
+def scraped_all(prometheus: str, mock: dict[str, str]) -> str:
+    import time
+
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        counts = query(prometheus, "count_over_time(up[2m])")
+        if len(counts) == len(mock) and min(float(r["value"][1]) for r in counts) >= 8:  # type: ignore[index]
+            return prometheus
+        time.sleep(1)
+    pytest.fail("Prometheus did not scrape every mock exporter 8 times within 90 s")
+
+
+def test_every_exporter_is_up(scraped_all: str, mock: dict[str, str]) -> None:
+    up = {r["metric"]["job"]: r["value"][1] for r in query(scraped_all, "up")}  # type: ignore[index]
+    assert up == dict.fromkeys(mock, "1")
+
+
+def test_gpu_dashboard_12239(scraped_all: str, mock: dict[str, str]) -> None:
+    empty = [e for e in DCGM_12239 if not query(scraped_all, e.replace("$i", mock["dcgm"]).replace("$g", ".*"))]
+    assert empty == []
+    assert len(query(scraped_all, 'count by (gpu) (DCGM_FI_DEV_GPU_UTIL)')) == 8
+
+
+def test_vllm_example_dashboard(scraped_all: str) -> None:
+    models = [r["metric"]["model_name"] for r in query(scraped_all, "vllm:num_requests_running")]  # type: ignore[index]
+    assert len(models) == 10
+    model = "meta-llama/Llama-3.1-70B-Instruct"
+    empty = [e for e in VLLM_EXAMPLE if not query(scraped_all, e.replace("$m", model))]
+    assert empty == []
+
+
+def test_the_exporters_agree_at_the_same_moment(scraped_all: str) -> None:
+    """LiteLLM's successes per model = vLLM's request_success of the containers behind it (same scrape round)."""
+    lite = query(scraped_all, 'sum by (requested_model) (litellm_proxy_total_requests_metric_total{status_code="200"})')
+    vllm = query(scraped_all, "sum(vllm:request_success_total)")
+    assert lite and vllm
+    total_lite = sum(float(r["value"][1]) for r in lite)  # type: ignore[index]
+    assert abs(total_lite - float(vllm[0]["value"][1])) <= 0.02 * total_lite + 50  # type: ignore[index]
+    gpu_containers = query(scraped_all, 'count(count by (name) (container_cpu_usage_seconds_total{container_env_nvidia_visible_devices!=""}))')
+    assert float(gpu_containers[0]["value"][1]) == 10  # type: ignore[index]
