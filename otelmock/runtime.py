@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
@@ -56,6 +56,8 @@ class Runtime:
         self.clock = clock
         self.scenarios = scenarios or {}
         self._control = threading.Lock()
+        self._step_lock = threading.Lock()
+        self.on_tick: list[Callable[[Snapshot], None]] = []  # e.g. the log writer; called from the world thread
         self._next_id = 0
         self._latest: Snapshot = world.snapshot(world.tick_at(clock.now()))
         self._stop = threading.Event()
@@ -78,32 +80,45 @@ class Runtime:
             "service.name": service, "service.instance.id": f"{self.world.ident.hostname}:{name}",
             "host.name": self.world.ident.hostname, "host.id": self.world.ident.machine_id,
         })
-        meters = ExporterMeters(name, families, resource, lambda: (self._latest, process), [reader],
+        meters = ExporterMeters(name, families, resource, lambda: (self.latest, process), [reader],
                                 extra_suffixes=extra_suffixes(families) if dialect == "python" else None)
         return MockExporter(name, port, process, meters, PrometheusBridge(meters, reader, dialect),
                             ScrapePredictor(2 * self.settings.tick_s / self.settings.speed))
 
     @property
     def latest(self) -> Snapshot:
-        return self._latest
+        """The snapshot of the clock's current tick (computed at most once per tick, by whoever asks first)."""
+        return self.step()
 
     def step(self) -> Snapshot:
         """Advance to the clock's current tick (no-op within a tick)."""
         n = self.world.tick_at(self.clock.now())
-        if n != self._latest.tick:
-            self._latest = self.world.snapshot(n)
-        return self._latest
+        latest = self._latest
+        if n != latest.tick:
+            with self._step_lock:
+                if n != self._latest.tick:
+                    self._latest = self.world.snapshot(n)
+                latest = self._latest
+        return latest
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="otelmock-world", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
+        """The world thread: pre-renders for expected scrapes and feeds tick listeners.
+
+        Nothing reads a tick nobody asks for: an idle mock costs (almost) nothing, and a scrape nobody
+        predicted computes its tick itself (:attr:`latest`).
+        """
         period = self.settings.tick_s / self.settings.speed
         while not self._stop.is_set():
             try:
-                self.step()
                 self._prerender(time.time(), period)
+                if self.on_tick:
+                    snap = self.step()
+                    for listener in self.on_tick:
+                        listener(snap)
             except Exception:  # the tick path never dies; the last snapshot keeps being served
                 log.exception("world tick failed; serving the previous snapshot")
             now = time.time()
@@ -183,7 +198,7 @@ class Runtime:
 
     def summary(self) -> dict[str, object]:
         """The current world state in a few numbers (for the control API)."""
-        s = self._latest
+        s = self.latest
         return {
             "time": s.t, "tick": s.tick, "scenario": s.scenario, "hostname": s.host.hostname,
             "load1": s.host.load[0],
