@@ -40,6 +40,9 @@ class PrometheusBridge:
         self.dialect = dialect
         self._lock = threading.Lock()
         self._cached: tuple[int, int, bytes] | None = None
+        self._prefixes: dict[tuple[str, tuple[str, ...], tuple[str, ...]], str] = {}
+        self._order: dict[tuple[str, ...], tuple[int, ...]] = {}
+        self._fmt = go_float if dialect == "go" else python_float
         families: Sequence[Family] = meters.families
         self.families = sorted(families, key=lambda f: f.name) if dialect == "go" else list(families)
 
@@ -108,8 +111,11 @@ class PrometheusBridge:
         out = []
         for rows in groups.values():
             for suffix, names, lv, v in rows:
-                pairs = sorted(zip(names, lv, strict=True))
-                out.append(self._sample(fam.name + suffix, [n for n, _ in pairs], [x for _, x in pairs], v))
+                order = self._order.get(names)
+                if order is None:
+                    order = self._order[names] = tuple(sorted(range(len(names)), key=names.__getitem__))
+                out.append(self._sample(fam.name + suffix, tuple(names[i] for i in order),
+                                        tuple(lv[i] for i in order), v))
         return out
 
     def _suffixes(self, fam: Family) -> tuple[str, ...]:
@@ -141,7 +147,13 @@ class PrometheusBridge:
     def _labels(self, names: Sequence[str], values: Sequence[str]) -> str:
         return ",".join(f'{n}="{escape_label(v)}"' for n, v in zip(names, values, strict=True))
 
-    def _sample(self, name: str, names: Sequence[str], values: Sequence[str], v: float) -> str:
-        fmt = go_float if self.dialect == "go" else python_float
-        labels = f"{{{self._labels(names, values)}}}" if names else ""
-        return f"{name}{labels} {fmt(v)}\n"
+    def _sample(self, name: str, names: tuple[str, ...], values: tuple[str, ...], v: float) -> str:
+        """One sample line; the ``name{labels} `` prefix of a series is rendered once and reused."""
+        key = (name, names, values)
+        prefix = self._prefixes.get(key)
+        if prefix is None:
+            prefix = f"{name}{{{self._labels(names, values)}}} " if names else f"{name} "
+            if len(self._prefixes) > 500_000:  # series churn (restarts, new label values): start over
+                self._prefixes.clear()
+            self._prefixes[key] = prefix
+        return prefix + self._fmt(v) + "\n"
