@@ -10,8 +10,9 @@ Counters are listed without ``_total``, as registered.
 from __future__ import annotations
 
 from otelmock.exporters.pyclient import DEFAULT_BUCKETS
+from otelmock.world.serving import LITELLM_LATENCY
 
-LATENCY = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 420.0, 600.0)
+LATENCY = LITELLM_LATENCY  # the world builds its histograms on exactly these bounds
 BATCH_DURATION = (60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0, 28800.0, 43200.0, 86400.0)
 
 # (name as registered, TYPE, HELP, label names space-separated[, buckets])

@@ -77,11 +77,12 @@ class Timeline:
                 end = self.segments[i + 1].start_t if i + 1 < len(self.segments) else np.inf
                 intervals.append((seg.start_t, end, period))
         for start, end, period in intervals:
-            first = max(start, -1e18)
             upto = np.minimum(t, end)
-            epoch = first + np.floor((upto - first) / period) * period if np.isfinite(first) else \
-                np.floor(upto / period) * period
-            out = np.where(t >= first, np.maximum(out, epoch), out)
+            # crash-loop restarts sit on a grid from the loop's start (from the Unix epoch for a scenario
+            # that held since the beginning of time)
+            origin = start if np.isfinite(start) else 0.0
+            epoch = origin + np.floor((upto - origin) / period) * period
+            out = np.where(t >= start, np.maximum(out, epoch), out)
         return out
 
     def _start_value(self, i: int, key: str) -> float:

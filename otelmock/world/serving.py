@@ -41,8 +41,8 @@ TTFT = (0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2
 ITL = (0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0)
 ITERATION = (1, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384)
 PARAMS_N = (1, 2, 5, 10, 20)
-LITELLM_LATENCY = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.0, 2.5, 5.0, 7.5, 10.0, 30.0, 60.0,
-                   120.0, 300.0, 420.0, 600.0)
+# LiteLLM's LATENCY_BUCKETS (litellm/types/integrations/prometheus.py, 1.110.2)
+LITELLM_LATENCY = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 420.0, 600.0)
 COUNTERS = ("requests", "stop", "length", "abort", "errors", "rate_limited", "prompt_tokens", "generation_tokens",
             "preemptions", "prefix_queries", "prefix_hits", "cpu_user_s", "cpu_system_s", "net_rx_bytes",
             "net_tx_bytes", "net_rx_packets", "net_tx_packets", "fs_read_bytes", "fs_write_bytes", "fs_reads",

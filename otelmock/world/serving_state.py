@@ -149,7 +149,8 @@ def build_states(
         lgauges = {"deployment_state": 0.0 if serving else 2.0,
                    "remaining_requests": float(max(rpm_limit - round(m.base_rpm * (1 + rate_now)), 0)),
                    "remaining_tokens": float(max(tpm_limit - round(m.base_rpm * (1 + rate_now)) * 1000, 0))}
-        lh = {name: _histogram(value, ints, name, c, hist_bounds(name, m.max_model_len)) for name in LITELLM_HISTOGRAMS}
+        lh = {name.removeprefix("litellm_"): _histogram(value, ints, name, c, hist_bounds(name, m.max_model_len))
+              for name in LITELLM_HISTOGRAMS}
         litellm.append(LitellmModel(m.alias, f"hosted_vllm/{m.model}", _model_id(world, m.container),
                                     f"http://{m.container}:8000/v1", "hosted_vllm", m.kind, (m.container,),
                                     lcounters, lgauges, lh))

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from otelmock import config
+from otelmock.scenario.loader import discover
 from otelmock.scenario.timeline import Timeline
 from otelmock.world.gpu import FB_TOTAL_MIB, POWER_LIMIT_W
 from otelmock.world.host import CPU_MODES
@@ -15,11 +15,34 @@ from otelmock.world.snapshot import Snapshot
 T0 = 1_795_000_000
 
 
-@pytest.fixture(scope="module")
-def day() -> list[Snapshot]:
-    """A simulated day of the whole server, read every 10 minutes (module-scoped: computed once)."""
-    w = World(config.load(seed=7, host__reboot_every_days=3), Timeline.constant("normal", {}))
+SCENARIOS = discover()
+
+
+@pytest.fixture(scope="module", params=sorted(SCENARIOS))
+def day(request: pytest.FixtureRequest) -> list[Snapshot]:
+    """A simulated day of the whole server in each scenario, read every 10 minutes (computed once per scenario)."""
+    sc = SCENARIOS[request.param]
+    w = World(config.load(seed=7, host__reboot_every_days=3), Timeline.constant(sc.name, sc.params))
     return [w.snapshot(n) for n in range(T0, T0 + 86_400, 600)]
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_gpu_invariants_over_a_week(name: str) -> None:
+    sc = SCENARIOS[name]
+    w = World(config.load(seed=11, host__reboot_every_days=3), Timeline.constant(sc.name, sc.params))
+    energy: dict[int, float] = {}
+    boot = None
+    for n in range(T0, T0 + 7 * 86_400, 4 * 3600):
+        s = w.snapshot(n)
+        if s.host.boot_time != boot:
+            energy, boot = {}, s.host.boot_time
+        for g in s.gpus:
+            v = g.values
+            assert 0 <= v["util_pct"] <= 100 and 0 < v["power_w"] <= POWER_LIMIT_W
+            assert 345 <= v["sm_clock_mhz"] <= 1980 and v["gpu_temp_c"] > 25 and v["mem_temp_c"] > 25
+            assert v["fb_used_mib"] + v["fb_free_mib"] + v["fb_reserved_mib"] == FB_TOTAL_MIB
+            assert v["energy_mj"] >= energy.get(g.index, 0.0)
+            energy[g.index] = v["energy_mj"]
 
 
 def test_litellm_successes_equal_the_vllm_successes_of_its_containers(day: list[Snapshot]) -> None:
@@ -44,7 +67,7 @@ def test_histograms_are_cumulative_and_count_is_the_inf_bucket(day: list[Snapsho
             finished = sum(v.counters[f"request_success:{r}"] for r in ("stop", "length", "abort"))
             assert abs(e2e.count - finished - v.counters["errors"]) <= 4  # floors of four integrals
             if e2e.count > 100 and v.kind == "llm":
-                assert 0.2 < e2e.sum / e2e.count < 60  # seconds per request: plausible for chat models
+                assert 0.2 < e2e.sum / e2e.count < 300  # seconds per request: chat models, queues when overloaded
 
 
 def test_counters_only_restart_with_their_container(day: list[Snapshot]) -> None:
@@ -56,7 +79,8 @@ def test_counters_only_restart_with_their_container(day: list[Snapshot]) -> None
             if cb.start_time != ca.start_time:
                 restarts += 1
                 assert cb.start_time > ca.start_time and cb.restarts >= ca.restarts
-                assert vb.counters["generation_tokens"] < va.counters["generation_tokens"] or va.counters["generation_tokens"] == 0
+                # the counters hold only the new run: at most what the fastest model makes since its start
+                assert vb.counters["generation_tokens"] <= 20_000 * (b.t - cb.start_time)
                 continue
             assert all(vb.counters[k] >= x for k, x in va.counters.items())
             assert cb.cpu["usage_s"] >= ca.cpu["usage_s"] and cb.network["rx_bytes"] >= ca.network["rx_bytes"]
@@ -65,7 +89,7 @@ def test_counters_only_restart_with_their_container(day: list[Snapshot]) -> None
         for ga, gb in zip(a.gpus, b.gpus, strict=True):
             if b.host.boot_time == a.host.boot_time:
                 assert gb.values["energy_mj"] > ga.values["energy_mj"]
-    assert restarts >= 1  # containers restart every few days: ten of them restart within a day
+    assert restarts >= 1  # containers restart every few days (and crash-loop in degraded)
 
 
 def test_gpu_readings_are_physical_and_follow_their_containers(day: list[Snapshot]) -> None:
@@ -111,5 +135,5 @@ def test_deployment_uses_all_gpus_with_stable_identities(day: list[Snapshot]) ->
     assert len({c.id for c in s.containers}) == len(s.containers) and all(len(c.id) == 64 for c in s.containers)
     images = {c.image for c in s.containers if c.kind == "vllm"}
     assert len(images) >= 3 and all(i.startswith("vllm/vllm-openai:v") for i in images)
-    per_min = [m.counters["requests"] for m in s.litellm]
-    assert np.all(np.array(per_min) > 0)
+    served = {v.container for v in s.vllm if v.serving}
+    assert all(m.counters["requests"] > 0 for m in s.litellm if set(m.containers) <= served)
