@@ -14,6 +14,7 @@ ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY otelmock ./otelmock
+COPY scenarios ./scenarios
 # the packages land in /install and are copied alone into the runtime stage: no sources, no build cache
 RUN pip install --prefix=/install .
 
@@ -21,13 +22,10 @@ FROM ${PYTHON_IMAGE}
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     OTELMOCK_SCENARIOS_DIR=/etc/otelmock/scenarios
+# the packaged scenarios come with the install (<prefix>/share/otelmock/scenarios);
+# /var/lib/otelmock/docker is where the container log files are written (a volume in compose)
 COPY --from=build /install /usr/local
-COPY scenarios /opt/otelmock/scenarios
-# The loader looks for the packaged scenarios next to the package (a source checkout's layout), so link
-# them there; /var/lib/otelmock/docker is where the container log files are written (a volume in compose).
-RUN ln -s /opt/otelmock/scenarios \
-        "$(python -c 'from otelmock.scenario.loader import PACKAGED_DIR; print(PACKAGED_DIR)')" \
- && groupadd --system --gid 10001 otelmock \
+RUN groupadd --system --gid 10001 otelmock \
  && useradd --system --uid 10001 --gid otelmock --no-log-init --home-dir /var/lib/otelmock --create-home \
         --shell /usr/sbin/nologin otelmock \
  && mkdir -p /etc/otelmock/scenarios /var/lib/otelmock/docker \

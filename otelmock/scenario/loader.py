@@ -13,6 +13,7 @@ Errors name the file, the key path and the value (``scenarios/x.yaml: params.hos
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,9 @@ import yaml
 from otelmock.errors import ScenarioError
 from otelmock.world.params import PARAMS, spec
 
-PACKAGED_DIR = Path(__file__).resolve().parents[2] / "scenarios"
+# a checkout of the repository, else what `pip install` put under <prefix>/share/otelmock/scenarios
+_CANDIDATES = (Path(__file__).resolve().parents[2] / "scenarios", Path(sys.prefix) / "share" / "otelmock" / "scenarios")
+PACKAGED_DIR = next((p for p in _CANDIDATES if p.is_dir()), _CANDIDATES[0])
 MAX_FILE_BYTES = 1 << 20
 
 
