@@ -111,7 +111,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     log.info("host %s, scenario %s, seed %d", world.ident.hostname, settings.scenario, settings.seed)
     titles = {n: EXPORTERS[n.split("/")[0]].landing_title for n, _ in ports}
     apps = [(exporter_app(rt.exporters[n], titles[n]), s) for (n, _), s in zip(ports, sockets, strict=True)]
-    asyncio.run(serve_all(apps, on_stop=rt.stop))
+
+    def reload() -> None:  # SIGHUP: re-read settings and scenarios; a bad file keeps the old ones
+        try:
+            fresh = _settings(args)
+            rt_restart = rt.reload(fresh, _timeline(fresh)[1])
+        except OtelmockError as exc:
+            log.error("reload rejected, the previous configuration stays active: %s", exc)
+            return
+        log.info("reloaded configuration and scenarios%s",
+                 f" (needs a restart to change: {', '.join(rt_restart)})" if rt_restart else "")
+
+    asyncio.run(serve_all(apps, on_stop=rt.stop, on_reload=reload))
     return 0
 
 

@@ -184,6 +184,23 @@ class Runtime:
             raise ScenarioError(f"target: {target!r} is not a container (available: {', '.join(names)})")
         return target
 
+    def reload(self, settings: Settings, scenarios: dict[str, Scenario]) -> list[str]:
+        """Take new scenario files and parameter overrides without restarting anything.
+
+        The active scenario is re-applied (at the next tick, no ramp) with its new definition. Settings
+        that only a restart can change (ports, seed, host identity) are reported, not applied.
+        """
+        with self._control:
+            needs_restart = [f for f in ("seed", "tick_s", "bind", "ports", "host", "gpu", "exporters")
+                             if getattr(settings, f) != getattr(self.settings, f)]
+            active = self.world.timeline.active(self.clock.now()).name
+            self.scenarios = scenarios
+            self.settings = settings.__class__(**{**{f: getattr(settings, f) for f in settings.__slots__},
+                                                  **{f: getattr(self.settings, f) for f in needs_restart}})
+        if active in scenarios:
+            self.switch_scenario(active, ramp_s=0.0)
+        return needs_restart
+
     def stop_anomaly(self, anomaly_id: str) -> Anomaly:
         with self._control:
             now = self._next_tick_t()

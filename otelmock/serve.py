@@ -103,7 +103,10 @@ class _Server(uvicorn.Server):
         yield
 
 
-async def serve_all(apps: Sequence[tuple[Any, socket.socket]], on_stop: Callable[[], None] | None = None) -> None:
+async def serve_all(
+    apps: Sequence[tuple[Any, socket.socket]], on_stop: Callable[[], None] | None = None,
+    on_reload: Callable[[], None] | None = None,
+) -> None:
     servers = [
         _Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", timeout_keep_alive=30,
                                server_header=False))
@@ -118,6 +121,9 @@ async def serve_all(apps: Sequence[tuple[Any, socket.socket]], on_stop: Callable
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop)
+    if on_reload is not None:
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signal.SIGHUP, on_reload)
     try:
         await asyncio.gather(*(s.serve(sockets=[sock]) for s, (_, sock) in zip(servers, apps, strict=True)))
     finally:
