@@ -82,7 +82,7 @@ class Runtime:
         })
         meters = ExporterMeters(name, families, resource, lambda: (self.latest, process), [reader],
                                 extra_suffixes=extra_suffixes(families) if dialect == "python" else None)
-        return MockExporter(name, port, process, meters, PrometheusBridge(meters, reader, dialect),
+        return MockExporter(name, port, process, meters, PrometheusBridge(meters, reader, dialect, self.settings.render),
                             ScrapePredictor(2 * self.settings.tick_s / self.settings.speed))
 
     @property

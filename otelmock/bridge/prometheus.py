@@ -10,6 +10,7 @@ The scrape path never raises: a family whose points fail is logged and left out.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from collections.abc import Sequence
 
@@ -22,6 +23,8 @@ from otelmock.exporters.base import Family
 log = logging.getLogger(__name__)
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 DIALECTS = ("go", "python", "dcgm")
+# otel: through the MeterProvider's in-memory reader; direct: the same callbacks' observations, no SDK
+SOURCES = ("otel", "direct")
 Rows = list[tuple[tuple[str, ...], float]]
 
 
@@ -32,9 +35,12 @@ def _le_key(lv: tuple[str, ...]) -> float:
 class PrometheusBridge:
     """Renders one exporter's exposition from its OTel instruments."""
 
-    def __init__(self, meters: ExporterMeters, reader: InMemoryMetricReader, dialect: str) -> None:
+    def __init__(self, meters: ExporterMeters, reader: InMemoryMetricReader, dialect: str, source: str = "otel") -> None:
         if dialect not in DIALECTS:
             raise ValueError(f"unknown dialect {dialect!r}")
+        if source not in SOURCES:
+            raise ValueError(f"unknown source {source!r}")
+        self.source = source
         self.meters = meters
         self.reader = reader
         self.dialect = dialect
@@ -54,22 +60,38 @@ class PrometheusBridge:
                 return self._cached[2]
             self.meters.pin(snap, proc)
             try:
-                data = self.reader.get_metrics_data()
+                points = self._points_direct() if self.source == "direct" else self._points_otel()
             finally:
                 self.meters.pin(None)
-            points: dict[str, Rows] = {}
-            for rm in data.resource_metrics if data else ():
-                for sm in rm.scope_metrics:
-                    for metric in sm.metrics:
-                        fam, suffix = self.meters.instruments[metric.name]
-                        names = sample_labels(fam, suffix)
-                        points[metric.name] = [
-                            (tuple(str(p.attributes.get(n, "")) for n in names), float(p.value))
-                            for p in metric.data.data_points
-                        ]
             body = self._text(points).encode()
             self._cached = (*key, body)
             return body
+
+    def _points_otel(self) -> dict[str, Rows]:
+        """Collect the exporter's MeterProvider through its in-memory reader (the OpenTelemetry path)."""
+        data = self.reader.get_metrics_data()
+        points: dict[str, Rows] = {}
+        for rm in data.resource_metrics if data else ():
+            for sm in rm.scope_metrics:
+                for metric in sm.metrics:
+                    fam, suffix = self.meters.instruments[metric.name]
+                    names = sample_labels(fam, suffix)
+                    points[metric.name] = [
+                        (tuple(str(p.attributes.get(n, "")) for n in names), float(p.value))
+                        for p in metric.data.data_points
+                    ]
+        return points
+
+    def _points_direct(self) -> dict[str, Rows]:
+        """The same observations the instruments' callbacks make, without the SDK's per-point cost."""
+        samples = self.meters.samples()
+        points: dict[str, Rows] = {}
+        for iname, (fam, suffix) in self.meters.instruments.items():
+            rows = [(tuple(map(str, lv)), float(v)) for lv, v in samples.get(fam.name, {}).get(suffix, ())
+                    if math.isfinite(v)]
+            if rows:
+                points[iname] = rows
+        return points
 
     def _text(self, points: dict[str, Rows]) -> str:
         out: list[str] = []

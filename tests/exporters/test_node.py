@@ -115,3 +115,21 @@ def test_identity_labels(runtime: Runtime) -> None:
     assert 'nodename="gpu-test-01"' in text
     assert text.count("node_cpu_seconds_total{") == 64 * 8
     assert "node_memory_MemTotal_bytes 6.8719476736e+10\n" in text
+
+
+def test_direct_source_writes_the_same_bytes_as_the_otel_path(settings) -> None:  # type: ignore[no-untyped-def]
+    """Every exporter: the SDK path and the direct path give identical text for the same tick."""
+    from otelmock import config
+    from otelmock.bridge.prometheus import PrometheusBridge
+    from otelmock.scenario.timeline import Timeline
+    from otelmock.world.model import World
+
+    s = config.load(seed=7, host__reboot_every_days=3, exporters=["all"])
+    names = ("node", "dcgm", "cadvisor", "litellm", "vllm")
+    s = s.__class__(**{**{f: getattr(s, f) for f in s.__slots__}, "exporters": names})
+    rt = Runtime(s, World(s, Timeline.constant("normal", {})), SimClock(T0))
+    for name in names:
+        exp = rt.exporters[name]
+        direct = PrometheusBridge(exp.meters, exp.bridge.reader, exp.bridge.dialect, source="direct")
+        assert direct.render() == exp.bridge.render(), name
+    rt.stop()

@@ -110,7 +110,8 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory, mock: dict[str, str]) -
     work = tmp_path_factory.mktemp("prometheus")
     cfg = work / "prometheus.yml"
     jobs = "".join(f"  - job_name: {n}\n    static_configs:\n      - targets: ['{addr}']\n" for n, addr in mock.items())
-    cfg.write_text("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n" + jobs)
+    cfg.write_text("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n"
+                   "scrape_configs:\n" + jobs)
     port = free_port()
     proc = subprocess.Popen(
         [binary, f"--config.file={cfg}", f"--storage.tsdb.path={work / 'data'}",
