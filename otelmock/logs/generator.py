@@ -264,7 +264,7 @@ class LogGenerator:
             if c.start_time - pc.start_time < 3600:  # a short run ended by a crash, not a redeploy
                 lines = [("stderr", "FATAL", "\n".join(api + line for line in tpl.vllm_crash()))]
             else:
-                lines = [("stdout", "INFO", api + line) for line in tpl.vllm_shutdown()]
+                lines = [("stdout", "INFO", api + line) for line in tpl.VLLM_SHUTDOWN]
         elif c.kind == "proxy":
             lines = [("stdout", "INFO", text) for text in
                      ("Shutting down", "Waiting for application shutdown.", "Application shutdown complete.")]

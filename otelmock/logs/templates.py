@@ -97,15 +97,15 @@ class VllmModel:
 
     model: str
     version: str
-    kind: str
+    kind: str                     # llm | embedding | reranker
     tp: int
     max_model_len: int
     mem_util: float
     num_gpu_blocks: int
     block_size: int
-    load_s: float
-    weights_gib: float
-    kv_gib: float
+    load_s: float                 # from start to "Application startup complete."
+    weights_gib: float            # over all its GPUs
+    kv_gib: float                 # KV cache per GPU
 
 
 def _arch(model: str) -> str:
@@ -138,21 +138,17 @@ def vllm_startup(m: VllmModel, u: float) -> list[StartupLine]:
                             "Default sampling parameters have been overridden by the model's Hugging Face generation "
                             "config recommended from the model creator. If this is not intended, please relaunch vLLM "
                             "instance with `--generation-config vllm`.")]
-    out.append(StartupLine(0.08 * big, eng, "INFO", "core.py:77",
-                           f"Initializing a V1 LLM engine (v{m.version}) with config: model='{m.model}', "
-                           f"speculative_config=None, tokenizer='{m.model}', dtype=torch.bfloat16, "
-                           f"max_seq_len={m.max_model_len}, tensor_parallel_size={m.tp}, pipeline_parallel_size=1, "
-                           f"quantization=None, enforce_eager=False, kv_cache_dtype=auto, device_config=cuda, "
-                           f"seed=0, served_model_name={m.model}, enable_prefix_caching=True, "
-                           f"chunked_prefill_enabled={llm}"))
+    out.append(StartupLine(0.08 * big, eng, "INFO", "core.py:77", f"Initializing a V1 LLM engine (v{m.version}) with "
+                           f"config: model='{m.model}', speculative_config=None, tokenizer='{m.model}', dtype=torch."
+                           f"bfloat16, max_seq_len={m.max_model_len}, tensor_parallel_size={m.tp}, quantization=None, "
+                           f"served_model_name={m.model}, enable_prefix_caching=True, chunked_prefill_enabled={llm}"))
     workers = [f"Worker_TP{r}" for r in range(m.tp)] if m.tp > 1 else [eng]
-    nccl = "2.27.3" if v >= (0, 11) else "2.26.2"
-    for r, w in enumerate(workers if m.tp > 1 else ()):
-        out.append(StartupLine(0.1 * big, w, "INFO", "parallel_state.py:1208",
-                               f"rank {r} in world size {m.tp} is assigned as DP rank 0, PP rank 0, TP rank {r}, "
-                               f"EP rank {r}"))
     if m.tp > 1:
-        out.append(StartupLine(0.1 * big, workers[0], "INFO", "pynccl.py:70", f"vLLM is using nccl=={nccl}"))
+        out += [StartupLine(0.1 * big, w, "INFO", "parallel_state.py:1208", f"rank {r} in world size {m.tp} is "
+                            f"assigned as DP rank 0, PP rank 0, TP rank {r}, EP rank {r}")
+                for r, w in enumerate(workers)]
+        out.append(StartupLine(0.1 * big, workers[0], "INFO", "pynccl.py:70",
+                               f"vLLM is using nccl=={'2.27.3' if v >= (0, 11) else '2.26.2'}"))
     w0 = workers[0]
     secs = f"{int(load) // 60:02d}:{int(load) % 60:02d}"
     out += [
@@ -191,20 +187,18 @@ def vllm_startup(m: VllmModel, u: float) -> list[StartupLine]:
         StartupLine(-0.3, api, "INFO", "api_server.py:1915", f"{server} http://0.0.0.0:8000"),
         StartupLine(-0.3, api, "INFO", "launcher.py:34", "Available routes are:"),
     ]
-    routes = ("/openapi.json, Methods: HEAD, GET", "/docs, Methods: HEAD, GET", "/health, Methods: GET",
-              "/load, Methods: GET", "/tokenize, Methods: POST", "/v1/models, Methods: GET", "/version, Methods: GET",
-              "/v1/chat/completions, Methods: POST", "/v1/completions, Methods: POST",
-              "/v1/embeddings, Methods: POST", "/v1/score, Methods: POST", "/v1/rerank, Methods: POST",
-              "/metrics, Methods: GET")
-    out += [StartupLine(-0.3, api, "INFO", "launcher.py:42", f"Route: {r}") for r in routes]
+    routes = ("/openapi.json|HEAD, GET", "/docs|HEAD, GET", "/health|GET", "/load|GET", "/tokenize|POST",
+              "/v1/models|GET", "/version|GET", "/v1/chat/completions|POST", "/v1/completions|POST",
+              "/v1/embeddings|POST", "/v1/score|POST", "/v1/rerank|POST", "/metrics|GET")
+    out += [StartupLine(-0.3, api, "INFO", "launcher.py:42", "Route: {}, Methods: {}".format(*r.split("|")))
+            for r in routes]
     out += [StartupLine(-0.2, api, "", "", f"INFO:     {t}") for t in
             ("Started server process [1]", "Waiting for application startup.", "Application startup complete.")]
     return out
 
 
-def vllm_shutdown() -> list[str]:
-    return ["INFO:     Shutting down", "INFO:     Waiting for application shutdown.",
-            "INFO:     Application shutdown complete.", "INFO:     Finished server process [1]"]
+VLLM_SHUTDOWN: Final = ("INFO:     Shutting down", "INFO:     Waiting for application shutdown.",
+                         "INFO:     Application shutdown complete.", "INFO:     Finished server process [1]")
 
 
 def _tb(*frames: tuple[str, int, str, str]) -> list[str]:
