@@ -1,0 +1,513 @@
+"""Backfill: the history every mock exporter would have served, as OpenMetrics for ``promtool``.
+
+``promtool tsdb create-blocks-from openmetrics FILE DIR`` turns the output into Prometheus blocks. Values
+come from the same family tables as the live exporters (``Family.points`` on ``World.snapshot``, what
+``ExporterMeters.samples()`` collects), without the OpenTelemetry SDK: rendering through the SDK costs
+~0.6 s per step for the five exporters, far too slow for 40k steps. The file is one OpenMetrics exposition:
+each family once (families of the same name from several exporters merged; prometheus_client's ``x_created``
+gauges become the ``_created`` samples of their counter or histogram), each series' samples contiguous and in
+time order, so the whole range is held in memory first (8 bytes per sample) and written family by family.
+
+Series get the labels Prometheus would have attached when scraping: ``job`` (the exporter's conventional job
+name) and ``instance`` (``host:port``); empty label values are left out, as a scrape drops them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from itertools import chain
+from multiprocessing import get_context
+from queue import Empty
+from typing import TextIO
+
+import numpy as np
+
+from otelmock.bridge.otel import sample_labels
+from otelmock.bridge.textformat import dcgm_value, escape_label
+from otelmock.config import Settings
+from otelmock.exporters import EXPORTERS
+from otelmock.exporters.base import Family, Process
+from otelmock.scenario.loader import Scenario
+from otelmock.scenario.timeline import Segment, Timeline
+from otelmock.world.model import World
+
+log = logging.getLogger(__name__)
+Progress = Callable[[str, int, int], None]   # (phase "compute" | "write", done, total)
+Key = tuple[int, str, tuple[str, ...]]       # (source index, suffix, label values)
+ABSENT_BITS = 0x7FF8_DEAD_BEEF_0001          # a NaN payload no computation produces: "no sample at this step"
+ABSENT = struct.unpack("<d", struct.pack("<Q", ABSENT_BITS))[0]
+CHUNK_S = 3600.0                             # steps are computed (and handed between processes) an hour at a time
+_PEER_SUFFIX = {"counter": "_total", "histogram": "", "summary": ""}
+
+
+def parse_duration(text: str) -> float:
+    """``15s``, ``5m``, ``2h``, ``7d``, ``1w`` or plain seconds."""
+    units = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86_400.0, "w": 604_800.0}
+    text = text.strip()
+    scale = units.get(text[-1:], 1.0)
+    try:
+        value = float(text[:-1] if text[-1:] in units else text) * scale
+    except ValueError:
+        raise ValueError(f"{text!r} is not a duration (e.g. 15s, 5m, 2h, 7d)") from None
+    if value <= 0:
+        raise ValueError(f"{text!r}: a duration must be positive")
+    return value
+
+
+def schedule(spec: str, scenarios: Mapping[str, Scenario], start_t: float, extra: Mapping[str, float],
+             ramp_s: float = 300.0) -> Timeline:
+    """A timeline from ``NAME[,NAME@OFFSET...]`` (offsets from ``start_t``, e.g. ``normal,high_load@2d``)."""
+    timeline: Timeline | None = None
+    for part in (p.strip() for p in spec.split(",") if p.strip()):
+        name, _, at = part.partition("@")
+        if name not in scenarios:
+            raise ValueError(f"scenario {name!r} not found (available: {', '.join(sorted(scenarios))})")
+        params = {**scenarios[name].params, **extra}
+        if timeline is None:
+            timeline = Timeline.constant(name, params)
+        else:
+            timeline = timeline.then(Segment(name, start_t + (parse_duration(at) if at else 0.0), params, ramp_s))
+    if timeline is None:
+        raise ValueError("no scenario given")
+    return timeline
+
+
+def target_labels(settings: Settings, exporters: Iterable[str], host: str = "localhost",
+                  extra: Mapping[str, str] | None = None, jobs: Mapping[str, str] | None = None,
+                  ) -> dict[str, dict[str, str]]:
+    """The labels a Prometheus scrape attaches per exporter: ``job``, ``instance`` = host:port, then ``extra``."""
+    return {e: {"job": (jobs or {}).get(e, e), "instance": f"{host}:{getattr(settings.ports, e)}", **(extra or {})}
+            for e in exporters}
+
+
+@dataclass
+class _OmFamily:
+    name: str
+    type: str
+    help: str
+    groups: dict[tuple[str, tuple[str, ...]], list[int]] = field(default_factory=dict)
+
+
+@dataclass
+class _Source:
+    """One family-table row of one exporter, as written into an OpenMetrics family."""
+
+    exporter: str
+    family: Family
+    om: _OmFamily
+    target: str                 # rendered target labels
+    taken: frozenset[str]       # their names: a family label of the same name becomes exported_<name>
+    dcgm: bool
+
+
+def _om_help(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _plan(settings: Settings, exporters: Sequence[str], targets: Mapping[str, Mapping[str, str]]) -> list[_Source]:
+    tables = {e: EXPORTERS[e].families(settings) for e in exporters}
+    real = {f.name for fams in tables.values() for f in fams}
+    oms: dict[str, _OmFamily] = {}
+    out: list[_Source] = []
+    for e, fams in tables.items():
+        tl = targets.get(e, {})
+        target = ",".join(f'{k}="{escape_label(v)}"' for k, v in tl.items() if v)
+        for f in fams:
+            base = f.name.removesuffix("_created")
+            peer = oms.get(base)
+            if f.type == "gauge" and base != f.name and peer is not None and peer.type in _PEER_SUFFIX:
+                om = peer  # prometheus_client's x_created gauge: the _created samples of the counter x
+            else:
+                name, typ = f.name, {"untyped": "unknown"}.get(f.type, f.type)
+                if typ == "counter":
+                    stem = f.name.removesuffix("_total")
+                    ok = stem != f.name and stem not in real
+                    name, typ = (stem, "counter") if ok else (f.name, "unknown")
+                om = oms.setdefault(name, _OmFamily(name, typ, _om_help(f.help)))
+            out.append(_Source(e, f, om, target, frozenset(tl), EXPORTERS[e].dialect == "dcgm"))
+    return out
+
+
+# --- computing: a worker's state and one chunk of steps ------------------------------------------------------------
+_STATE: dict[str, object] = {}
+
+
+def _init(settings: Settings, timeline: Timeline, sources: list[_Source], start_t: float, step_s: float) -> None:
+    _STATE.update(world=World(settings, timeline), sources=sources, start_t=start_t, step_s=step_s,
+                  procs={s.exporter: Process(start_time=start_t) for s in sources},
+                  index={}, layouts={}, keys=[], sent=0)
+
+
+def _chunk(bounds: tuple[int, int]) -> tuple[int, int, list[Key], np.ndarray]:
+    """Steps [i0, i1): (pid, i0, keys new in this worker since its last chunk, values (steps, worker columns))."""
+    st = _STATE
+    world: World = st["world"]  # type: ignore[assignment]
+    sources: list[_Source] = st["sources"]  # type: ignore[assignment]
+    procs: dict[str, Process] = st["procs"]  # type: ignore[assignment]
+    keys: list[Key] = st["keys"]  # type: ignore[assignment]
+    layouts: dict[int, tuple[tuple[str, ...], tuple[tuple[str, ...], ...], list[int]]] = st["layouts"]  # type: ignore
+    start_t, step_s = float(st["start_t"]), float(st["step_s"])  # type: ignore[arg-type]
+    steps: list[tuple[list[int], list[float]]] = []
+    for i in range(*bounds):
+        snap = world.snapshot(world.tick_at(start_t + i * step_s))
+        for p in procs.values():
+            p.scrapes["200"] = i  # the scrapes before this one, as promhttp counts them
+        cols: list[int] = []
+        vals: list[float] = []
+        for si, src in enumerate(sources):
+            try:
+                points = list(src.family.points(snap, procs[src.exporter]))
+            except Exception:  # as ExporterMeters.samples(): a broken family is left out of this step
+                log.exception("%s: family %s failed at %s", src.exporter, src.family.name, snap.t)
+                continue
+            if not points:
+                continue
+            sfx, lvs, values = zip(*points, strict=True)
+            lay = layouts.get(si)
+            if lay is None or lay[1] != lvs or lay[0] != sfx:  # the series set changed (or first step)
+                lay = layouts[si] = (sfx, lvs, [_column(keys, si, s, lv) for s, lv in zip(sfx, lvs, strict=True)])
+            cols += lay[2]
+            vals += values
+        steps.append((cols, vals))
+    out = np.full((len(steps), len(keys)), ABSENT)
+    last: tuple[list[int], np.ndarray] = ([], np.empty(0, dtype=np.intp))
+    for j, (cols, vals) in enumerate(steps):
+        if cols != last[0]:
+            last = (cols, np.array(cols, dtype=np.intp))
+        out[j, last[1]] = vals
+    new, st["sent"] = keys[int(st["sent"]):], len(keys)  # type: ignore[call-overload]
+    return os.getpid(), bounds[0], new, out
+
+
+def _column(keys: list[Key], si: int, suffix: str, lv: tuple[str, ...]) -> int:
+    index: dict[Key, int] = _STATE["index"]  # type: ignore[assignment]
+    col = index.get((si, suffix, lv))
+    if col is None:
+        col = index[(si, suffix, lv)] = len(keys)
+        keys.append((si, suffix, lv))
+    return col
+
+
+class _Store:
+    """All values, one row per series, one column per step."""
+
+    def __init__(self, n_steps: int) -> None:
+        self.n = n_steps
+        self.keys: list[Key] = []
+        self.col: dict[Key, int] = {}
+        self.vals = np.empty((0, n_steps))
+        self.workers: dict[int, list[int]] = {}
+
+    def put(self, pid: int, i0: int, new: list[Key], vals: np.ndarray) -> None:
+        rows = self.workers.setdefault(pid, [])
+        for k in new:
+            r = self.col.get(k)
+            if r is None:
+                r = self.col[k] = len(self.keys)
+                self.keys.append(k)
+            rows.append(r)
+        if len(self.keys) > self.vals.shape[0]:
+            grown = np.full((len(self.keys) + len(self.keys) // 8, self.n), ABSENT)
+            grown[: self.vals.shape[0]] = self.vals
+            self.vals = grown
+        self.vals[rows[: vals.shape[1]], i0: i0 + vals.shape[0]] = vals.T
+
+
+# --- writing ---------------------------------------------------------------------------------------------------------
+def _om_float(v: float) -> str:
+    if v != v:
+        return "NaN"
+    return "+Inf" if v == float("inf") else "-Inf" if v == float("-inf") else repr(v)
+
+
+def _strings(col: np.ndarray, src: _Source) -> np.ndarray:
+    """Each value as text (an object array); every distinct value is formatted once."""
+    uniq, inv = np.unique(col, return_inverse=True)
+    if src.dcgm:  # dcgm-exporter's %d / %f: Prometheus stores the rounded value, so the backfill writes it too
+        text = [dcgm_value(v, src.family.int_format) for v in uniq.tolist()]
+    else:  # shortest round-trip text: the same float64 client_golang and prometheus_client write
+        text = list(map(_om_float, uniq.tolist()))
+    return np.array(text, dtype=object)[inv]
+
+
+def _group_text(rows: list[int], store: _Store, sources: list[_Source], ts: np.ndarray) -> tuple[str, int]:
+    """One group's samples, time-major: at each step every series of the group (buckets, _count, _sum ...)."""
+    parts = np.empty((store.n, len(rows), 3), dtype=object)
+    written = 0
+    for j, r in enumerate(rows):
+        si, suffix, lv = store.keys[r]
+        col = store.vals[r]
+        parts[:, j, 0] = _prefix(sources[si], suffix, lv)
+        parts[:, j, 1] = _strings(col, sources[si])
+        parts[:, j, 2] = ts
+        absent = col.view(np.uint64) == ABSENT_BITS
+        if absent.any():
+            parts[absent, j, :] = ""
+        written += store.n - int(np.count_nonzero(absent))
+    return "".join(parts.ravel().tolist()), written
+
+
+def _prefix(src: _Source, suffix: str, lv: tuple[str, ...]) -> str:
+    names = tuple(f"exported_{n}" if n in src.taken else n for n in sample_labels(src.family, suffix))
+    pairs = [f'{n}="{escape_label(v)}"' for n, v in zip(names, lv, strict=True) if v]
+    labels = ",".join(filter(None, (",".join(pairs), src.target)))
+    return f"{src.family.name}{suffix}{{{labels}}} " if labels else f"{src.family.name}{suffix} "
+
+
+def _write(out: TextIO, store: _Store, sources: list[_Source], times: np.ndarray, progress: Progress) -> int:
+    whole = bool(np.all(times == np.round(times)))
+    ts = np.array([f" {int(t)}\n" if whole else f" {t!r}\n" for t in times.tolist()], dtype=object)
+    for r, (si, _, lv) in enumerate(store.keys):
+        src = sources[si]
+        src.om.groups.setdefault((src.exporter, lv[: len(src.family.labels)]), []).append(r)
+    families = list({id(s.om): s.om for s in sources if s.om.groups}.values())
+    written = 0
+    for done, fam in enumerate(families):
+        out.write(f"# HELP {fam.name} {fam.help}\n# TYPE {fam.name} {fam.type}\n")
+        for rows in fam.groups.values():
+            text, n = _group_text(rows, store, sources, ts)
+            out.write(text)
+            written += n
+        progress("write", done + 1, len(families))
+    out.write("# EOF\n")
+    return written
+
+
+def _worker(queue: object, settings: Settings, timeline: Timeline, sources: list[_Source], start_t: float,
+            step_s: float, bounds: list[tuple[int, int]]) -> None:
+    _init(settings, timeline, sources, start_t, step_s)
+    for b in bounds:
+        queue.put(_chunk(b))  # type: ignore[attr-defined]
+
+
+def _results(settings: Settings, timeline: Timeline, sources: list[_Source], start_t: float, step_s: float,
+             bounds: list[tuple[int, int]], workers: int) -> Iterable[tuple[int, int, list[Key], np.ndarray]]:
+    """Chunk results; with several workers each takes a contiguous share (one cold start each) in a forked process."""
+    workers = max(1, min(workers, len(bounds)))
+    if workers == 1:
+        _init(settings, timeline, sources, start_t, step_s)
+        yield from map(_chunk, bounds)
+        return
+    ctx = get_context("fork")
+    queue = ctx.Queue(maxsize=4 * workers)
+    share = -(-len(bounds) // workers)
+    procs = [ctx.Process(target=_worker, args=(queue, settings, timeline, sources, start_t, step_s,
+                                               bounds[w * share:(w + 1) * share]), daemon=True)
+             for w in range(workers)]
+    for p in procs:
+        p.start()
+    try:
+        for _ in bounds:
+            while True:
+                try:
+                    yield queue.get(timeout=5)
+                    break
+                except Empty:
+                    if any(p.exitcode not in (None, 0) for p in procs):
+                        raise RuntimeError("a backfill worker died") from None
+    finally:
+        for p in procs:
+            if p.is_alive():
+                p.terminate()
+            p.join()
+
+
+# --- the whole run ---------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Stats:
+    steps: int
+    series: int
+    samples: int
+    compute_s: float
+    write_s: float
+
+    @property
+    def samples_per_s(self) -> float:
+        return self.samples / max(self.compute_s + self.write_s, 1e-9)
+
+
+def _quiet(phase: str, done: int, total: int) -> None:
+    pass
+
+
+def backfill(settings: Settings, scenarios: Mapping[str, Scenario], start_t: float, end_t: float, step_s: float,
+             out: TextIO, exporters: Sequence[str] | None = None, progress: Progress | None = None, *,
+             timeline: Timeline | None = None, targets: Mapping[str, Mapping[str, str]] | None = None,
+             workers: int = 1) -> Stats:
+    """Write every step ``start_t + i * step_s <= end_t`` of ``exporters`` as one OpenMetrics exposition.
+
+    ``timeline`` defaults to ``settings.scenario`` held throughout; ``targets`` (exporter -> labels) defaults to
+    :func:`target_labels` (``{}``: none). ``workers`` > 1 shares the steps among forked processes.
+    """
+    exporters = tuple(exporters or EXPORTERS)
+    if step_s <= 0 or end_t < start_t:
+        raise ValueError(f"empty range: start {start_t}, end {end_t}, step {step_s}")
+    progress = progress or _quiet
+    if timeline is None:
+        timeline = schedule(settings.scenario, scenarios, start_t, settings.params)
+    sources = _plan(settings, exporters, target_labels(settings, exporters) if targets is None else targets)
+    n = int(np.floor((end_t - start_t) / step_s + 1e-9)) + 1
+    per = max(1, int(CHUNK_S // step_s))
+    bounds = [(i, min(i + per, n)) for i in range(0, n, per)]
+    store = _Store(n)
+    done = 0
+    t0 = time.perf_counter()
+    try:
+        for res in _results(settings, timeline, sources, start_t, step_s, bounds, workers):
+            store.put(*res)
+            done += res[3].shape[0]
+            progress("compute", done, n)
+    finally:
+        _STATE.clear()
+    t1 = time.perf_counter()
+    written = _write(out, store, sources, start_t + step_s * np.arange(n), progress)
+    out.flush()
+    return Stats(n, len(store.keys), written, t1 - t0, time.perf_counter() - t1)
+
+
+# --- promtool and the command line -----------------------------------------------------------------------------------
+def run_promtool(path: str, out_dir: str, span_s: float) -> float:
+    """``promtool tsdb create-blocks-from openmetrics`` on ``path``; returns its wall time in seconds.
+
+    promtool reads the whole file once per block; blocks as long as the range (2h x 3^k, at most 486h) keep that
+    to one or two passes.
+    """
+    exe = shutil.which("promtool")
+    if exe is None:
+        raise FileNotFoundError("promtool is not on the PATH")
+    hours = 2
+    while hours * 3600 < span_s and hours < 486:
+        hours *= 3
+    t0 = time.perf_counter()
+    subprocess.run([exe, "tsdb", "create-blocks-from", "openmetrics", f"--max-block-duration={hours}h", "--quiet",
+                    path, out_dir], check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - t0
+
+
+class StderrProgress:
+    """Progress on stderr: a line every few seconds (or in place on a terminal)."""
+
+    def __init__(self, every_s: float = 2.0) -> None:
+        self.every, self.last, self.t0 = every_s, 0.0, time.perf_counter()
+        self.tty = sys.stderr.isatty()
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        now = time.perf_counter()
+        if now - self.last < self.every and done < total:
+            return
+        self.last = now
+        eta = (now - self.t0) / max(done, 1) * (total - done)
+        what = "steps computed" if phase == "compute" else "families written"
+        end = "\r" if self.tty and done < total else "\n"
+        print(f"backfill: {done}/{total} {what} ({100 * done / max(total, 1):.0f}%), ETA {eta:.0f}s", end=end,
+              file=sys.stderr, flush=True)
+        if done == total:
+            self.t0 = now
+
+
+def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """``otelmock backfill``: registered by the CLI (``cmd`` runs it)."""
+    p = sub.add_parser("backfill", parents=[common], help="write the history every exporter would have served, "
+                       "as OpenMetrics for promtool tsdb create-blocks-from openmetrics")
+    p.add_argument("--days", type=float, default=1.0, help="length of the history ending at --end (default 1)")
+    p.add_argument("--end", help="end of the history: Unix seconds or ISO 8601 (default: now)")
+    p.add_argument("--step", default="15s", help="scrape interval to simulate (default 15s)")
+    p.add_argument("--out", default="-", help="output file (default: stdout)")
+    p.add_argument("--exporters", default="all", help="comma-separated exporters (default: all)")
+    p.add_argument("--instance-host", default="localhost",
+                   help="host part of the instance label, as in your scrape config (default localhost)")
+    p.add_argument("--job", action="append", default=[], metavar="EXPORTER=JOB", help="job name for an exporter")
+    p.add_argument("--label", action="append", default=[], metavar="KEY=VALUE", help="extra label on every series")
+    p.add_argument("--no-target-labels", action="store_true", help="leave out job and instance")
+    p.add_argument("--workers", type=int, default=max(1, min(4, (os.cpu_count() or 1) - 1)),
+                   help="processes computing steps (default: CPUs - 1, at most 4)")
+    p.add_argument("--promtool-dir", help="also run promtool tsdb create-blocks-from openmetrics into this folder")
+    return p
+
+
+def _pairs(items: Sequence[str], what: str) -> dict[str, str]:
+    out = {}
+    for item in items:
+        k, sep, v = item.partition("=")
+        if not sep or not k:
+            raise ValueError(f"{what}: {item!r} is not KEY=VALUE")
+        out[k.strip()] = v.strip()
+    return out
+
+
+def cmd(args: argparse.Namespace) -> int:
+    from otelmock import config
+    from otelmock.cli import parse_time
+    from otelmock.scenario.loader import discover
+
+    spec = args.scenario or ""
+    overrides = {k: v for k, v in (("scenario", spec.split(",")[0].split("@")[0] or None), ("seed", args.seed))
+                 if v is not None}
+    settings = config.load(args.config, **overrides)
+    try:
+        step = parse_duration(args.step)
+        end = parse_time(args.end) if args.end else time.time()
+        end -= end % step
+        start = end - args.days * 86_400.0
+        exporters = tuple(EXPORTERS) if args.exporters == "all" else tuple(args.exporters.split(","))
+        unknown = [e for e in exporters if e not in EXPORTERS]
+        if unknown:
+            raise ValueError(f"--exporters: unknown {unknown[0]!r} (available: {', '.join(EXPORTERS)})")
+        scenarios = discover(settings.scenarios_dir)
+        timeline = schedule(spec or settings.scenario, scenarios, start, settings.params)
+        targets = {} if args.no_target_labels else target_labels(
+            settings, exporters, args.instance_host, _pairs(args.label, "--label"), _pairs(args.job, "--job"))
+    except (ValueError, argparse.ArgumentTypeError) as exc:
+        raise config.ConfigError(str(exc)) from None
+    path = args.out
+    if args.promtool_dir and path == "-":
+        fd, path = tempfile.mkstemp(suffix=".om", prefix="otelmock-backfill-")
+        os.close(fd)
+    out = sys.stdout if path == "-" else open(path, "w", encoding="utf-8", buffering=1 << 20)  # noqa: SIM115
+    try:
+        stats = backfill(settings, scenarios, start, end, step, out, exporters, StderrProgress(),
+                         timeline=timeline, targets=targets, workers=args.workers)
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    print(f"backfill: {stats.samples} samples of {stats.series} series over {stats.steps} steps in "
+          f"{stats.compute_s + stats.write_s:.1f}s ({stats.samples_per_s:,.0f} samples/s)", file=sys.stderr)
+    if args.promtool_dir:
+        took = run_promtool(path, args.promtool_dir, end - start)
+        print(f"backfill: promtool tsdb create-blocks-from openmetrics took {took:.1f}s -> {args.promtool_dir}",
+              file=sys.stderr)
+        if args.out == "-":
+            os.unlink(path)
+    return 0
+
+
+def main_backfill(argv: Sequence[str] | None = None) -> int:
+    """``otelmock backfill`` on its own (``python -m otelmock.backfill ...``)."""
+    from otelmock.errors import OtelmockError
+
+    parser = argparse.ArgumentParser(prog="otelmock")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config")
+    common.add_argument("--scenario", help="NAME or a schedule NAME,NAME@OFFSET,... (e.g. normal,high_load@2d)")
+    common.add_argument("--seed", type=int)
+    add_parser(parser.add_subparsers(dest="command", required=True), common)
+    args = parser.parse_args(["backfill", *(sys.argv[1:] if argv is None else argv)])
+    try:
+        return cmd(args)
+    except (OtelmockError, FileNotFoundError, subprocess.CalledProcessError) as exc:
+        print(f"otelmock: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main_backfill())

@@ -1,0 +1,181 @@
+"""Backfill: valid OpenMetrics that promtool imports, with exactly the live exporters' series and values."""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import re
+import shutil
+import subprocess
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+from prometheus_client.openmetrics.parser import text_fd_to_metric_families
+from prometheus_client.parser import text_string_to_metric_families
+
+from otelmock import backfill as bf
+from otelmock import cli, config
+from otelmock.scenario.loader import discover
+from otelmock.world.identity import derive_host
+
+REQUIRE = os.environ.get("OTELMOCK_REQUIRE_TOOLS") == "1"
+LINE = re.compile(r'^([^{ ]+)(\{.*\})? (\S+) (\S+)$')
+LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+
+def _start() -> float:
+    """An hour after the default host's last boot: the world's history from boot is short to compute."""
+    boot = derive_host(config.load()).boot_time(1_767_225_600.0)
+    return boot - boot % 15 + 3600
+
+
+T = _start()
+
+
+@pytest.fixture(scope="module")
+def text() -> str:
+    out = io.StringIO()
+    stats = bf.backfill(config.load(), discover(), T, T + 600, 15.0, out)
+    assert stats.steps == 41 and stats.samples > 41 * 8000
+    return out.getvalue()
+
+
+def _samples(text: str, at: float | None = None) -> list[tuple[str, frozenset[tuple[str, str]], float, float]]:
+    """(name, labels, value, timestamp) of every sample (at one timestamp)."""
+    rows = []
+    stamp = None if at is None else f" {int(at)}"
+    for line in text.splitlines():
+        if line.startswith("#") or stamp is not None and not line.endswith(stamp):
+            continue
+        m = LINE.match(line)
+        assert m, line
+        rows.append((m.group(1), frozenset(LABEL.findall(m.group(2) or "")), float(m.group(3)), float(m.group(4))))
+    return rows
+
+
+def _series(text: str) -> list[tuple[str, str, float]]:
+    """(name, label text, timestamp) of every sample, quickly."""
+    out = []
+    for line in text.splitlines():
+        if not line.startswith("#"):
+            head, _, ts = line.rpartition(" ")
+            series, _, _ = head.rpartition(" ")
+            out.append((series, ts, float(ts)))
+    return out
+
+
+def test_openmetrics_structure(text: str) -> None:
+    """Each family once; each series' samples contiguous with its group and strictly increasing in time."""
+    assert text.endswith("# EOF\n") and text.count("# EOF") == 1
+    types = re.findall(r"^# TYPE (\S+) (\S+)$", text, re.M)
+    names = [n for n, _ in types]
+    assert len(names) == len(set(names))
+    assert {t for _, t in types} <= {"counter", "gauge", "summary", "histogram", "unknown"}
+    assert ("node_cpu_seconds", "counter") in types and ("vllm:e2e_request_latency_seconds", "histogram") in types
+    assert "vllm:prompt_tokens_created" not in names  # prometheus_client's _created gauges join their counter
+    last: dict[str, float] = {}
+    for series, _, ts in _series(text):
+        assert ts > last.get(series, -1.0), series
+        last[series] = ts
+    assert '=""' not in text  # empty label values are left out, as a scrape drops them
+
+
+def test_each_step_parses_with_prometheus_client(text: str) -> None:
+    """prometheus_client's parser reads one point per series (it drops later points of multi-sample groups, a
+    parser limitation), so it checks every step's exposition on its own: first, middle and last."""
+    lines = text.splitlines(keepends=True)
+    meta = [x for x in lines if x.startswith("#")]
+    for ts in (T, T + 300, T + 600):
+        stamp = f" {int(ts)}\n"
+        doc = [x for x in lines if x.startswith("#") or x.endswith(stamp)]
+        fams = list(text_fd_to_metric_families(io.StringIO("".join(doc))))
+        assert len(fams) == (len(meta) - 1) // 2
+        assert sum(len(f.samples) for f in fams) == len(doc) - len(meta)
+
+
+def test_promtool_imports_it(text: str, tmp_path: Path) -> None:
+    if shutil.which("promtool") is None:
+        if REQUIRE:
+            pytest.fail("promtool is required (OTELMOCK_REQUIRE_TOOLS=1)")
+        pytest.skip("promtool not installed")
+    path = tmp_path / "backfill.om"
+    path.write_text(text)
+    took = bf.run_promtool(str(path), str(tmp_path / "blocks"), 600)
+    assert took > 0 and any((tmp_path / "blocks").iterdir())
+    out = subprocess.run(["promtool", "tsdb", "analyze", str(tmp_path / "blocks")], capture_output=True, text=True,
+                         check=True).stdout
+    series = int(re.search(r"^Series: (\d+)$", out, re.M).group(1))  # type: ignore[union-attr]
+    assert series == len({s for s, _, _ in _series(text)})
+
+
+def _dump(exporter: str, at: float, capsysbinary: pytest.CaptureFixture[bytes]) -> dict[object, float]:
+    assert cli.main(["dump", exporter, "--at", str(at)]) == 0
+    live = {}
+    for fam in text_string_to_metric_families(capsysbinary.readouterr().out.decode()):
+        for s in fam.samples:  # a scrape leaves out empty label values
+            live[(s.name, frozenset((k, v) for k, v in s.labels.items() if v))] = s.value
+    return live
+
+
+@pytest.mark.parametrize("exporter", ["node", "vllm"])
+def test_values_equal_dump_at_the_same_tick(text: str, exporter: str, capsysbinary: pytest.CaptureFixture[bytes]
+                                            ) -> None:
+    job = {("job", exporter), ("instance", f"localhost:{getattr(config.load().ports, exporter)}")}
+    # the first step: the exporter process starts there, as dump's does; vLLM has no process-dependent family
+    for at in (T, T + 300) if exporter == "vllm" else (T,):
+        backfilled = {(n, lb - job): v for n, lb, v, _ in _samples(text, at) if job <= lb}
+        live = _dump(exporter, at, capsysbinary)
+        assert backfilled.keys() == live.keys()
+        bad = [k for k, v in live.items() if not (v == backfilled[k] or math.isnan(v) and math.isnan(backfilled[k]))]
+        assert not bad, bad[:5]
+
+
+def test_target_labels_and_collisions() -> None:
+    s = config.load()
+    labels = bf.target_labels(s, ["node", "dcgm"], "gpu-a", {"cluster": "lab"}, {"dcgm": "gpu"})
+    assert labels["node"] == {"job": "node", "instance": "gpu-a:9100", "cluster": "lab"}
+    assert labels["dcgm"]["job"] == "gpu" and labels["dcgm"]["instance"] == "gpu-a:9445"
+    out = io.StringIO()
+    bf.backfill(s, discover(), T, T + 15, 15.0, out, exporters=["dcgm"], targets={"dcgm": {"container": "x"}})
+    line = next(x for x in out.getvalue().splitlines() if x.startswith("DCGM_FI_DEV_GPU_UTIL{"))
+    assert 'exported_container="' in line and line.count('container="x"') == 1  # honor_labels: false
+
+
+def test_durations_and_schedules() -> None:
+    assert [bf.parse_duration(x) for x in ("15s", "5m", "2h", "7d", "1w", "30")] == [15, 300, 7200, 604800,
+                                                                                      604800, 30]
+    with pytest.raises(ValueError):
+        bf.parse_duration("soon")
+    sc = discover()
+    tl = bf.schedule("normal,high_load@2d,degraded@5d", sc, 1000.0, {})
+    assert [(s.name, s.start_t) for s in tl.segments][1:] == [("high_load", 1000.0 + 2 * 86400),
+                                                              ("degraded", 1000.0 + 5 * 86400)]
+    with pytest.raises(ValueError, match="not found"):
+        bf.schedule("nope", sc, 0.0, {})
+
+
+def test_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "h.om"
+    argv = ["--days", str(120 / 86400), "--end", str(T + 120), "--exporters", "dcgm", "--step", "1m",
+            "--instance-host", "gpu-a", "--label", "cluster=lab", "--out", str(out), "--workers", "1"]
+    if shutil.which("promtool"):
+        argv += ["--promtool-dir", str(tmp_path / "blocks")]
+    assert bf.main_backfill(argv) == 0
+    body = out.read_text()
+    assert body.endswith("# EOF\n") and 'instance="gpu-a:9445"' in body and 'cluster="lab"' in body
+    assert "samples/s" in capsys.readouterr().err
+    assert bf.main_backfill(["--exporters", "nope", "--out", str(out)]) == 2
+
+
+def test_workers_give_the_same_file() -> None:
+    s = config.load()
+    one, two = io.StringIO(), io.StringIO()
+    bf.backfill(s, discover(), T, T + 2 * 3600, 120.0, one, exporters=["dcgm"])
+    bf.backfill(s, discover(), T, T + 2 * 3600, 120.0, two, exporters=["dcgm"], workers=2)
+    assert one.getvalue() == two.getvalue()
+    counts: dict[str, int] = defaultdict(int)
+    for series, _, _ in _series(one.getvalue()):
+        counts[series.partition("{")[0]] += 1
+    assert counts["DCGM_FI_DEV_POWER_USAGE"] % 61 == 0 and counts["DCGM_FI_DEV_POWER_USAGE"] >= 8 * 61
