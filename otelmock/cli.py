@@ -105,6 +105,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     sockets = bind_all(settings.bind, ports)
     world = World(settings, timeline)
     rt = Runtime(settings, world, WallClock(settings.speed), scenarios)
+    if settings.logs.enabled:
+        rt.attach_logs()
     rt.start()
     for n, port in ports:
         log.info("%s exporter on http://%s:%d/metrics", n, settings.bind, port)

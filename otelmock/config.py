@@ -71,6 +71,18 @@ class Litellm:
 
 
 @dataclass(frozen=True, slots=True)
+class Logs:
+    enabled: bool
+    dir: str                 # data root: containers/<id>/<id>-json.log beneath it
+    logpath_root: str        # the data root written into config.v2.json (where a shipper mounts it)
+    max_size: str            # json-file max-size (go-units, "10m")
+    max_file: int
+    compress: bool
+    access_sample: int       # success access lines kept per container per tick
+    stats_interval_s: float  # vLLM engine statistics period
+
+
+@dataclass(frozen=True, slots=True)
 class Api:
     token: str               # bearer token for the control API's write endpoints ("" = none)
 
@@ -91,6 +103,7 @@ class Settings:
     dcgm: Dcgm
     vllm: Vllm
     litellm: Litellm
+    logs: Logs
     api: Api
     params: dict[str, float]          # scenario parameter overrides, applied on top of every scenario
 
@@ -128,6 +141,14 @@ SCHEMA: dict[str, tuple[type, Any, str]] = {
     "vllm.per_container_base_port": (int, *_rng(0, 65000)),
     "litellm.service_metrics": (bool, lambda v: True, "true or false"),
     "api.token": (str, lambda v: len(v) <= 4096, "a bearer token"),
+    "logs.enabled": (bool, lambda v: True, "true or false"),
+    "logs.dir": (str, lambda v: bool(v), "a folder path"),
+    "logs.logpath_root": (str, lambda v: v.startswith("/"), "an absolute path"),
+    "logs.max_size": (str, lambda v: bool(v) and v[0].isdigit(), "a size such as 10m"),
+    "logs.max_file": (int, *_rng(1, 100)),
+    "logs.compress": (bool, lambda v: True, "true or false"),
+    "logs.access_sample": (int, *_rng(0, 10_000)),
+    "logs.stats_interval_s": (float, *_rng(1, 3600)),
     "gpu.driver_version": (str, lambda v: bool(v), "a driver version such as 580.159.04"),
     **{f"ports.{name}": (int, *_PORT) for name in (*EXPORTER_NAMES, "control")},
 }
@@ -257,6 +278,6 @@ def _build(values: dict[str, Any], params: dict[str, float] | None = None) -> Se
     def section(cls: type, prefix: str) -> Any:
         return cls(**{f.name: values[f"{prefix}.{f.name}"] for f in fields(cls)})
 
-    sections = {"host": Host, "gpu": Gpu, "ports": Ports, "dcgm": Dcgm, "vllm": Vllm, "litellm": Litellm, "api": Api}
+    sections = {"host": Host, "gpu": Gpu, "ports": Ports, "dcgm": Dcgm, "vllm": Vllm, "litellm": Litellm, "logs": Logs, "api": Api}
     top = {f.name: values[f.name] for f in fields(Settings) if f.name not in (*sections, "params")}
     return Settings(**top, **{name: section(cls, name) for name, cls in sections.items()}, params=dict(params or {}))

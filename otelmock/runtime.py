@@ -227,9 +227,40 @@ class Runtime:
             "anomalies": [a.id for a in self.active_anomalies()],
         }
 
+    def attach_logs(self) -> None:
+        """Write the containers' Docker json-file logs from every tick the world thread publishes."""
+        from pathlib import Path
+
+        from otelmock.logs.generator import LogGenerator, LogRates
+        from otelmock.logs.rotate import RotationPolicy
+        from otelmock.logs.sink import DockerLogSink
+
+        cfg = self.settings.logs
+        gen = LogGenerator(self.settings.seed, LogRates(access_sample=cfg.access_sample,
+                                                        stats_interval_s=cfg.stats_interval_s))
+        policy = RotationPolicy.from_log_opts({"max-size": cfg.max_size, "max-file": str(cfg.max_file),
+                                               "compress": str(cfg.compress).lower()})
+        self._sink = DockerLogSink(Path(cfg.dir), policy, logpath_root=cfg.logpath_root)
+        prev: list[Snapshot | None] = [None]
+
+        def write(cur: Snapshot) -> None:
+            last = prev[0]
+            if last is not None and cur.tick == last.tick:
+                return
+            if last is not None and not 0 < cur.t - last.t <= 3600:
+                last = None  # a gap (pause, clock step): start afresh rather than replay it
+            self._sink.sync(cur)
+            self._sink.write(gen.records(last, cur))
+            prev[0] = cur
+
+        self.on_tick.append(write)
+
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
         for exp in self.exporters.values():
             exp.meters.shutdown()
+        sink = getattr(self, "_sink", None)
+        if sink is not None:
+            sink.close()
