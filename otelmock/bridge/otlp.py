@@ -21,10 +21,11 @@ Unset settings fall back to the standard ``OTEL_EXPORTER_OTLP_*`` environment va
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -39,17 +40,26 @@ from opentelemetry.proto.metrics.v1.metrics_pb2 import NumberDataPoint
 from opentelemetry.sdk._logs import ReadWriteLogRecord
 from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, LogRecordExporter, LogRecordExportResult
 from opentelemetry.sdk.metrics.export import (
-    Gauge, MetricExporter, MetricExportResult, MetricReader, MetricsData, PeriodicExportingMetricReader, Sum,
+    Gauge,
+    MetricExporter,
+    MetricExportResult,
+    MetricReader,
+    MetricsData,
+    PeriodicExportingMetricReader,
+    Sum,
 )
 
+from otelmock.bridge.otel import otel_name
+from otelmock.exporters.base import Family
 from otelmock.world.snapshot import ContainerState, GpuState, Snapshot
 
 log = logging.getLogger(__name__)
 GRPC_LIMIT = 4 * 1024 * 1024             # grpc's default max_receive_message_length (the Collector's too)
 HARD_LIMIT = GRPC_LIMIT - 64 * 1024      # a request above this is split before it is sent
 REQUEST_BUDGET = 2 * 1024 * 1024         # bytes aimed at per request once bytes/point is known
-DEFAULT_BATCH_POINTS = 2000              # cAdvisor's ~1.1 KiB/point (the widest) -> ~2.3 MB; node's 66 B -> 130 KB
+DEFAULT_BATCH_POINTS = 2000              # widest: cAdvisor, 1.2 KB/point with identity -> 2.4 MB; node 66 B -> 132 KB
 DEFAULT_TIMEOUT_S = 5.0
+FINAL_EXPORT_S = 2.0                     # at shutdown, a request still unanswered after this is cancelled
 LOG_QUEUE, LOG_BATCH, LOG_DELAY_MS = 8192, 256, 1000
 GPU_LABEL = {"dcgm": "gpu", "vllm": "gpu"}                               # label holding a GPU index
 CONTAINER_LABEL = {"dcgm": "container", "cadvisor": "name", "vllm": "container"}  # label holding a container name
@@ -80,14 +90,16 @@ class OtlpConfig:
 
 def otlp_enabled(config: OtlpConfig, signal: str = "metrics", environ: Mapping[str, str] = os.environ) -> bool:
     """On by the setting or by an OTLP endpoint in the environment; ``OTEL_<SIGNAL>_EXPORTER=none`` turns it off."""
-    if environ.get("OTEL_SDK_DISABLED", "").lower() == "true" or environ.get(f"OTEL_{signal.upper()}_EXPORTER") == "none":
+    sig = signal.upper()
+    if environ.get("OTEL_SDK_DISABLED", "").lower() == "true" or environ.get(f"OTEL_{sig}_EXPORTER") == "none":
         return False
-    return config.enabled or bool(environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
-                                  or environ.get(f"OTEL_EXPORTER_OTLP_{signal.upper()}_ENDPOINT"))
+    endpoint = environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or environ.get(f"OTEL_EXPORTER_OTLP_{sig}_ENDPOINT")
+    return config.enabled or bool(endpoint)
 
 
 def _sdk_kwargs(config: OtlpConfig, signal: str) -> dict[str, Any]:
-    env_timeout = os.environ.get(f"OTEL_EXPORTER_OTLP_{signal.upper()}_TIMEOUT") or os.environ.get("OTEL_EXPORTER_OTLP_TIMEOUT")
+    env_timeout = os.environ.get(f"OTEL_EXPORTER_OTLP_{signal.upper()}_TIMEOUT") or os.environ.get(
+        "OTEL_EXPORTER_OTLP_TIMEOUT")
     cert = Path(config.certificate_file).read_bytes() if config.certificate_file else None
     return {
         "endpoint": config.endpoint or None, "insecure": config.insecure, "headers": config.headers or None,
@@ -140,7 +152,7 @@ class _Quiet(logging.Filter):
             code = args[2] if msg.startswith("Failed") and len(args) > 2 else args[0] if args else None
             _last_error.code = getattr(code, "name", str(code))
             return False
-        return not msg.startswith("Queue full")
+        return not msg.startswith(("Queue full", "Exporter already shutdown"))
 
 
 def _quiet_sdk() -> None:
@@ -194,8 +206,8 @@ class _Encoder:
     """``encode_metrics`` for our Sum and Gauge points, ~15x faster: each series' attributes (with its identity)
     are encoded once and reused. Anything else (exemplars, histograms) goes through the SDK's encoder."""
 
-    def __init__(self, identity: _Identity) -> None:
-        self.identity, self.cache = identity, {}  # type: dict[tuple[Any, ...], bytes]
+    def __init__(self, identity: _Identity, ints: Collection[str] = ()) -> None:
+        self.identity, self.ints, self.cache = identity, frozenset(ints), {}  # type: dict[tuple[Any, ...], bytes]
 
     def encode(self, data: MetricsData) -> ExportMetricsServiceRequest:
         req = ExportMetricsServiceRequest()
@@ -203,7 +215,8 @@ class _Encoder:
             prm = req.resource_metrics.add(schema_url=rm.resource.schema_url)
             prm.resource.attributes.extend(_encode_attributes(rm.resource.attributes))
             for sm in rm.scope_metrics:
-                psm = prm.scope_metrics.add(scope=_encode_instrumentation_scope(sm.scope), schema_url=sm.scope.schema_url)
+                scope = _encode_instrumentation_scope(sm.scope)
+                psm = prm.scope_metrics.add(scope=scope, schema_url=sm.scope.schema_url)
                 for m in sm.metrics:
                     self._metric(m, psm.metrics.add(name=m.name, description=m.description or "", unit=m.unit or ""))
         return req
@@ -215,10 +228,12 @@ class _Encoder:
             return
         if isinstance(m.data, Sum):
             if points:
-                pm.sum.aggregation_temporality, pm.sum.is_monotonic = m.data.aggregation_temporality, m.data.is_monotonic
+                pm.sum.aggregation_temporality = m.data.aggregation_temporality
+                pm.sum.is_monotonic = m.data.is_monotonic
             out = pm.sum.data_points
         else:
             out = pm.gauge.data_points
+        ints = m.name in self.ints  # DCGM's integer fields: the value its text shows (%d)
         for p in points:
             key = tuple(p.attributes.items())
             blob = self.cache.get(key)
@@ -230,8 +245,8 @@ class _Encoder:
             if p.start_time_unix_nano:
                 pt.start_time_unix_nano = p.start_time_unix_nano
             pt.time_unix_nano = p.time_unix_nano
-            if isinstance(p.value, int):
-                pt.as_int = p.value
+            if isinstance(p.value, int) or ints and math.isfinite(p.value):
+                pt.as_int = int(p.value)
             else:
                 pt.as_double = p.value
 
@@ -287,8 +302,8 @@ class _Counts:
     def report(self, sent: int, dropped: int) -> None:
         if dropped:
             self.failing += 1
-            log.warning("OTLP %s to %s: %d of %d dropped this interval (%s); %d dropped since start",
-                        self.what, self.endpoint, dropped, sent + dropped, self.last_error or "error", self.c["dropped"])
+            log.warning("OTLP %s to %s: %d of %d dropped this interval (%s); %d dropped since start", self.what,
+                        self.endpoint, dropped, sent + dropped, self.last_error or "error", self.c["dropped"])
         elif self.failing and sent:
             log.info("OTLP %s to %s: export resumed after %d failed intervals", self.what, self.endpoint, self.failing)
             self.failing = 0
@@ -301,9 +316,10 @@ class _Counts:
 class OtlpMetricExporter(MetricExporter):
     """Batches, identity, byte guard and drop accounting around the SDK's OTLP gRPC metric exporter."""
 
-    def __init__(self, config: OtlpConfig, exporter: str = "", snapshot: Callable[[], Snapshot] | None = None) -> None:
+    def __init__(self, config: OtlpConfig, exporter: str = "", snapshot: Callable[[], Snapshot] | None = None,
+                 families: Sequence[Family] = ()) -> None:
         _quiet_sdk()
-        self.encoder = _Encoder(_Identity(exporter, snapshot))
+        self.encoder = _Encoder(_Identity(exporter, snapshot), {otel_name(f.name) for f in families if f.int_format})
         self.inner = _MetricSender(self.encoder, **_sdk_kwargs(config, "metrics"))
         super().__init__(preferred_temporality=self.inner._preferred_temporality,
                          preferred_aggregation=self.inner._preferred_aggregation)
@@ -324,7 +340,8 @@ class OtlpMetricExporter(MetricExporter):
                 continue
             ok = self._send(batch, n)
             sent, dropped = sent + ok, dropped + n - ok
-        self.counts.last_error = _last_error.code or ("deadline" if dropped else self.counts.last_error)
+        if dropped:
+            self.counts.last_error = _last_error.code or ("stopped" if self.inner._shutdown else "interval over")
         self.counts.add(exports=1, sent=sent, dropped=dropped)
         self.counts.report(sent, dropped)
         self._last_total = sent + dropped
@@ -356,7 +373,8 @@ class OtlpMetricExporter(MetricExporter):
         return True
 
     def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
-        self.inner.shutdown(timeout_millis=timeout_millis)
+        if not self.inner._shutdown:
+            self.inner.shutdown(timeout_millis=timeout_millis)
 
 
 class OtlpMetricReader(PeriodicExportingMetricReader):
@@ -369,13 +387,29 @@ class OtlpMetricReader(PeriodicExportingMetricReader):
     def stats(self) -> dict[str, Any]:
         return self.exporter.stats()
 
+    def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
+        """A last export, unless the Collector was failing; whatever is still sending after FINAL_EXPORT_S is
+        cancelled (closing the channel), so a stop never waits for a Collector that is away."""
+        if self.exporter.counts.failing:
+            self.exporter.shutdown()
+        timer = threading.Timer(FINAL_EXPORT_S, self.exporter.shutdown)
+        timer.daemon = True
+        timer.start()
+        try:
+            super().shutdown(timeout_millis=timeout_millis, **kwargs)
+        finally:
+            timer.cancel()
 
-def otlp_readers(config: OtlpConfig, exporter: str = "", snapshot: Callable[[], Snapshot] | None = None
-                 ) -> list[MetricReader]:
-    """The readers to add to one exporter's MeterProvider: one OTLP push reader, or none when disabled."""
+
+def otlp_readers(config: OtlpConfig, exporter: str = "", snapshot: Callable[[], Snapshot] | None = None,
+                 families: Sequence[Family] = ()) -> list[MetricReader]:
+    """The readers to add to one exporter's MeterProvider: one OTLP push reader, or none when disabled.
+
+    ``exporter`` (its EXPORTERS name) and ``snapshot`` (the latest) give points their GPU/container identity;
+    ``families`` (its table) marks DCGM's integer fields, sent as integers like its text shows them."""
     if not otlp_enabled(config, "metrics"):
         return []
-    return [OtlpMetricReader(OtlpMetricExporter(config, exporter, snapshot), config.interval_s)]
+    return [OtlpMetricReader(OtlpMetricExporter(config, exporter, snapshot, families), config.interval_s)]
 
 
 class OtlpLogExporter(LogRecordExporter):
@@ -434,8 +468,8 @@ class OtlpLogProcessor(BatchLogRecordProcessor):
     """A batch processor with a bounded queue whose overflow (oldest records dropped) is counted."""
 
     def __init__(self, exporter: OtlpLogExporter, max_queue_size: int = LOG_QUEUE) -> None:
-        super().__init__(exporter, schedule_delay_millis=LOG_DELAY_MS, max_export_batch_size=LOG_BATCH,
-                         max_queue_size=max_queue_size)
+        super().__init__(exporter, schedule_delay_millis=LOG_DELAY_MS,
+                         max_export_batch_size=min(LOG_BATCH, max_queue_size), max_queue_size=max_queue_size)
         self.exporter, self.max_queue_size = exporter, max_queue_size
 
     def queue_size(self) -> int:
