@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from otelmock import __version__, config
+from otelmock.bridge.otlp import OtlpConfig
 from otelmock.clock import SimClock, WallClock
 from otelmock.errors import OtelmockError
 from otelmock.exporters import EXPORTERS
@@ -104,7 +105,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         ports += [(f"vllm/{m.container}", settings.vllm.per_container_base_port + i) for i, m in enumerate(MODELS)]
     sockets = bind_all(settings.bind, ports)
     world = World(settings, timeline)
-    rt = Runtime(settings, world, WallClock(settings.speed), scenarios)
+    rt = Runtime(settings, world, WallClock(settings.speed), scenarios, otlp=OtlpConfig.of(settings.otlp))
     if settings.logs.enabled:
         rt.attach_logs()
     rt.start()

@@ -83,6 +83,19 @@ class Logs:
 
 
 @dataclass(frozen=True, slots=True)
+class Otlp:
+    enabled: bool            # push metrics (and logs) over OTLP/gRPC; also on when OTEL_EXPORTER_OTLP_ENDPOINT is set
+    endpoint: str            # "" = OTEL_EXPORTER_OTLP_ENDPOINT, else http://localhost:4317
+    insecure: str            # "", "auto", "true", "false"
+    certificate_file: str
+    headers: str             # k=v,k2=v2
+    timeout_s: float         # 0 = OTEL_EXPORTER_OTLP_TIMEOUT, else 5
+    interval_s: float
+    max_batch_points: int
+    compression: str         # "" or "gzip"
+
+
+@dataclass(frozen=True, slots=True)
 class Api:
     token: str               # bearer token for the control API's write endpoints ("" = none)
 
@@ -104,6 +117,7 @@ class Settings:
     vllm: Vllm
     litellm: Litellm
     logs: Logs
+    otlp: Otlp
     api: Api
     params: dict[str, float]          # scenario parameter overrides, applied on top of every scenario
 
@@ -142,6 +156,15 @@ SCHEMA: dict[str, tuple[type, Any, str]] = {
     "litellm.service_metrics": (bool, lambda v: True, "true or false"),
     "api.token": (str, lambda v: len(v) <= 4096, "a bearer token"),
     "logs.enabled": (bool, lambda v: True, "true or false"),
+    "otlp.enabled": (bool, lambda v: True, "true or false"),
+    "otlp.endpoint": (str, lambda v: len(v) < 2048, "an OTLP gRPC endpoint such as http://collector:4317"),
+    "otlp.insecure": (str, lambda v: v.lower() in ("", "auto", "true", "false"), "'', auto, true or false"),
+    "otlp.certificate_file": (str, lambda v: True, "a PEM file path"),
+    "otlp.headers": (str, lambda v: True, "k=v,k2=v2"),
+    "otlp.timeout_s": (float, *_rng(0, 300)),
+    "otlp.interval_s": (float, *_rng(0.1, 3600)),
+    "otlp.max_batch_points": (int, *_rng(1, 1_000_000)),
+    "otlp.compression": (str, lambda v: v in ("", "gzip"), "'' or gzip"),
     "logs.dir": (str, lambda v: bool(v), "a folder path"),
     "logs.logpath_root": (str, lambda v: v.startswith("/"), "an absolute path"),
     "logs.max_size": (str, lambda v: bool(v) and v[0].isdigit(), "a size such as 10m"),
@@ -278,6 +301,7 @@ def _build(values: dict[str, Any], params: dict[str, float] | None = None) -> Se
     def section(cls: type, prefix: str) -> Any:
         return cls(**{f.name: values[f"{prefix}.{f.name}"] for f in fields(cls)})
 
-    sections = {"host": Host, "gpu": Gpu, "ports": Ports, "dcgm": Dcgm, "vllm": Vllm, "litellm": Litellm, "logs": Logs, "api": Api}
+    sections = {"host": Host, "gpu": Gpu, "ports": Ports, "dcgm": Dcgm, "vllm": Vllm, "litellm": Litellm, "logs": Logs, "otlp": Otlp,
+                "api": Api}
     top = {f.name: values[f.name] for f in fields(Settings) if f.name not in (*sections, "params")}
     return Settings(**top, **{name: section(cls, name) for name, cls in sections.items()}, params=dict(params or {}))

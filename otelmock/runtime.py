@@ -16,6 +16,7 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.resources import Resource
 
 from otelmock.bridge.otel import ExporterMeters
+from otelmock.bridge.otlp import OtlpConfig, otlp_readers
 from otelmock.bridge.prometheus import PrometheusBridge
 from otelmock.clock import Clock
 from otelmock.config import Settings
@@ -50,8 +51,9 @@ MAX_DURATION_S = 7 * 86_400.0
 
 class Runtime:
     def __init__(self, settings: Settings, world: World, clock: Clock,
-                 scenarios: dict[str, Scenario] | None = None) -> None:
+                 scenarios: dict[str, Scenario] | None = None, otlp: OtlpConfig | None = None) -> None:
         self.settings = settings
+        self.otlp = otlp  # None: no push (dump, tests)
         self.world = world
         self.clock = clock
         self.scenarios = scenarios or {}
@@ -80,7 +82,9 @@ class Runtime:
             "service.name": service, "service.instance.id": f"{self.world.ident.hostname}:{name}",
             "host.name": self.world.ident.hostname, "host.id": self.world.ident.machine_id,
         })
-        meters = ExporterMeters(name, families, resource, lambda: (self.latest, process), [reader],
+        # per-container vLLM endpoints repeat the combined endpoint's series: only the exporters themselves push
+        push = otlp_readers(self.otlp, name, lambda: self.latest, families) if self.otlp and "/" not in name else []
+        meters = ExporterMeters(name, families, resource, lambda: (self.latest, process), [reader, *push],
                                 extra_suffixes=extra_suffixes(families) if dialect == "python" else None)
         return MockExporter(name, port, process, meters, PrometheusBridge(meters, reader, dialect, self.settings.render),
                             ScrapePredictor(2 * self.settings.tick_s / self.settings.speed))
@@ -191,7 +195,7 @@ class Runtime:
         that only a restart can change (ports, seed, host identity) are reported, not applied.
         """
         with self._control:
-            needs_restart = [f for f in ("seed", "tick_s", "bind", "ports", "host", "gpu", "exporters")
+            needs_restart = [f for f in ("seed", "tick_s", "bind", "ports", "host", "gpu", "exporters", "otlp", "render")
                              if getattr(settings, f) != getattr(self.settings, f)]
             active = self.world.timeline.active(self.clock.now()).name
             self.scenarios = scenarios
@@ -259,8 +263,13 @@ class Runtime:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
-        for exp in self.exporters.values():
-            exp.meters.shutdown()
+        # in parallel: one after another, a Collector that does not answer would cost 5 x its timeout
+        threads = [threading.Thread(target=e.meters.shutdown, daemon=True) for e in self.exporters.values()]
+        for th in threads:
+            th.start()
+        deadline = time.monotonic() + 8.0
+        for th in threads:
+            th.join(max(0.0, deadline - time.monotonic()))
         sink = getattr(self, "_sink", None)
         if sink is not None:
             sink.close()
