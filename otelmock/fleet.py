@@ -69,8 +69,12 @@ def host_settings(settings: Settings, i: int) -> Settings:
         vllm=dataclasses.replace(settings.vllm, per_container_base_port=base + PORT_STRIDE * i if base else 0))
 
 
-def build_fleet(settings: Settings, scenarios: Mapping[str, Scenario], n_hosts: int, clock: Clock) -> list[Runtime]:
-    """``n_hosts`` runtimes sharing ``clock`` and the scenario ``settings.scenario`` (not started)."""
+def build_fleet(settings: Settings, scenarios: Mapping[str, Scenario], n_hosts: int, clock: Clock,
+                otlp: bool = False) -> list[Runtime]:
+    """``n_hosts`` runtimes sharing ``clock`` and the scenario ``settings.scenario`` (not started).
+
+    ``otlp``: each host pushes over OTLP as ``otelmock run`` does (its own resource: host.name, service.instance.id).
+    """
     if not 1 <= n_hosts <= MAX_INDEX + 1:
         raise ConfigError(f"--hosts: {n_hosts} is outside [1, {MAX_INDEX + 1}]")
     if settings.scenario not in scenarios:
@@ -84,7 +88,13 @@ def build_fleet(settings: Settings, scenarios: Mapping[str, Scenario], n_hosts: 
             raise ConfigError(f"--hosts: port {port} would serve both {seen[port]} and {name}; "
                               f"space the ports.* settings at least {PORT_STRIDE} x hosts apart or use fewer hosts")
         seen[port] = name
-    return [Runtime(s, World(s, Timeline.constant(s.scenario, params)), clock, dict(scenarios)) for s in per_host]
+    push = None
+    if otlp:
+        from otelmock.bridge.otlp import OtlpConfig
+
+        push = OtlpConfig.of(settings.otlp)
+    return [Runtime(s, World(s, Timeline.constant(s.scenario, params)), clock, dict(scenarios), otlp=push)
+            for s in per_host]
 
 
 def fleet_ports(settings: Settings) -> list[tuple[str, int]]:
@@ -134,7 +144,11 @@ def write_file_sd(path: str | os.PathLike[str], fleet: Sequence[Runtime], bind: 
 
 def serve_fleet(settings: Settings, scenarios: Mapping[str, Scenario], n_hosts: int,
                 file_sd: str | None = None) -> int:
-    """``otelmock run --hosts N``: bind every port of every host first, then build, announce and serve them."""
+    """``otelmock run --hosts N``: bind every port of every host first, then build, announce and serve them.
+
+    Like ``otelmock run``: OTLP push and container logs per host when configured (container ids differ per host, so
+    the hosts' log files share the logs folder); SIGHUP reload is for single-host runs.
+    """
     import logging
 
     from otelmock.serve import bind_all, exporter_app, serve_all
@@ -144,7 +158,7 @@ def serve_fleet(settings: Settings, scenarios: Mapping[str, Scenario], n_hosts: 
     ports = [p for s in per_host for p in fleet_ports(s)]
     sockets = bind_all(settings.bind, ports)
     try:
-        fleet = build_fleet(settings, scenarios, n_hosts, WallClock(settings.speed))
+        fleet = build_fleet(settings, scenarios, n_hosts, WallClock(settings.speed), otlp=True)
     except BaseException:
         for s in sockets:
             s.close()
@@ -155,6 +169,8 @@ def serve_fleet(settings: Settings, scenarios: Mapping[str, Scenario], n_hosts: 
     apps = []
     by_port = dict(zip((p for _, p in ports), sockets, strict=True))
     for rt in fleet:
+        if settings.logs.enabled:
+            rt.attach_logs()
         rt.start()
         log.info("host %d %s: ports %s", rt.settings.host.index, rt.world.ident.hostname,
                  ", ".join(f"{n}:{e.port}" for n, e in rt.exporters.items()))
