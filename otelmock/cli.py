@@ -90,6 +90,7 @@ def _asdict(settings: config.Settings) -> dict[str, object]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from otelmock.api import create_app, exporter_mount
     from otelmock.serve import bind_all, exporter_app, serve_all
 
     settings = _settings(args)
@@ -103,7 +104,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     ports = [(n, getattr(settings.ports, n)) for n in names]
     if "vllm" in names and settings.vllm.per_container_base_port > 0:
         ports += [(f"vllm/{m.container}", settings.vllm.per_container_base_port + i) for i, m in enumerate(MODELS)]
-    sockets = bind_all(settings.bind, ports)
+    sockets = bind_all(settings.bind, [*ports, ("control", settings.ports.control)])
     world = World(settings, timeline)
     rt = Runtime(settings, world, WallClock(settings.speed), scenarios, otlp=OtlpConfig.of(settings.otlp))
     if settings.logs.enabled:
@@ -113,7 +114,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         log.info("%s exporter on http://%s:%d/metrics", n, settings.bind, port)
     log.info("host %s, scenario %s, seed %d", world.ident.hostname, settings.scenario, settings.seed)
     titles = {n: EXPORTERS[n.split("/")[0]].landing_title for n, _ in ports}
-    apps = [(exporter_app(rt.exporters[n], titles[n]), s) for (n, _), s in zip(ports, sockets, strict=True)]
+    token = settings.api.token or None
+    mount = exporter_mount(rt, token)  # the control API at /otelmock on every exporter port (no ground truth there)
+    apps = [(exporter_app(rt.exporters[n], titles[n], [mount]), s)
+            for (n, _), s in zip(ports, sockets[:-1], strict=True)]
+    apps.append((create_app(rt, token), sockets[-1]))
+    log.info("control API on http://%s:%d/docs (ground truth at /metrics; also at /otelmock on every exporter port)%s",
+             settings.bind, settings.ports.control, "" if token else "; writes need no token (set api.token)")
 
     def reload() -> None:  # SIGHUP: re-read settings and scenarios; a bad file keeps the old ones
         try:

@@ -137,7 +137,11 @@ class Runtime:
 
     # --- control: scenarios and anomalies (every change starts at the next tick) -------------------
     def _next_tick_t(self) -> float:
-        return (self.world.tick_at(self.clock.now()) + 1) * self.world.dt
+        """When a change may start: the next window boundary (rates and distributions hold for a window,
+        so a change inside one would rewrite ticks already served; at most a minute's wait)."""
+        wt = self.world.window_ticks
+        n = self.world.tick_at(self.clock.now()) + 1
+        return -(-n // wt) * wt * self.world.dt
 
     def switch_scenario(self, name: str, ramp_s: float = 30.0) -> Segment:
         if name not in self.scenarios:

@@ -24,7 +24,7 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from otelmock.bridge.prometheus import CONTENT_TYPE
 from otelmock.errors import StartupError
@@ -44,7 +44,7 @@ class _GzipCache:
         return self._body
 
 
-def exporter_app(exp: MockExporter, title: str) -> Starlette:
+def exporter_app(exp: MockExporter, title: str, extra_routes: Sequence[BaseRoute] = ()) -> Starlette:
     zipped = _GzipCache()
 
     async def metrics(request: Request) -> Response:
@@ -69,7 +69,7 @@ def exporter_app(exp: MockExporter, title: str) -> Starlette:
         )
 
     routes = [Route("/metrics", metrics, methods=["GET"]), Route("/health", health, methods=["GET"]),
-              Route("/", landing, methods=["GET"])]
+              Route("/", landing, methods=["GET"]), *extra_routes]
     return Starlette(routes=routes)
 
 

@@ -11,6 +11,7 @@ CPU and memory to its own.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
@@ -24,7 +25,7 @@ from otelmock.world.host import INTEGRATED, HostBlock, host_block, load_averages
 from otelmock.world.host_state import CoreLayout, core_layout, host_snapshot
 from otelmock.world.identity import HostIdentity, derive_host
 from otelmock.world.ledger import Stream
-from otelmock.world.serving import WINDOW_S, ServingBlock, serving_block
+from otelmock.world.serving import LITELLM_ORIGIN, WINDOW_S, ServingBlock, serving_block
 from otelmock.world.serving_state import build_states
 from otelmock.world.snapshot import Snapshot
 
@@ -52,10 +53,12 @@ class World:
         self.settings = settings
         self.dt = settings.tick_s
         wt = max(1, int(round(WINDOW_S / self.dt)))
+        self.window_ticks = wt
         self.block_ticks = wt * max(1, int(round(BLOCK_S / self.dt / wt)))
         self.ident: HostIdentity = derive_host(settings)
         self.layout: CoreLayout = core_layout(self.ident, settings.host.cpus, self.dt)
         self.cids = container_identities(self.ident)
+        self._litellm_row = next(i for i, c in enumerate(self.cids) if c.name == LITELLM_ORIGIN)
         self.gpu_ids = gpu_identities(self.ident, settings.gpu.count)
         self._timeline = timeline
         self._lock = threading.RLock()
@@ -148,15 +151,20 @@ class World:
         self._ledger = led
         return led
 
+    def _origins(self, name: str, starts: np.ndarray) -> np.ndarray:
+        """Origin tick of each row of a stream: its container's start, or the LiteLLM proxy's for "L:" streams."""
+        return np.full_like(starts, starts[self._litellm_row]) if name.startswith("L:") else starts
+
     def _advance_streams(self, led: Ledger, srv: ServingBlock, j: int, b_start: np.ndarray, boot_block: int) -> None:
-        from_start = b_start == j
-        before = (b_start < j)[:, None]
         for name, st in srv.streams.items():
+            origins = self._origins(name, led.starts)
+            b = origins // self.block_ticks
+            from_start, before = b == j, (b < j)[:, None]
             base = led.bases.get(name)
             if base is None or base.shape != st.total.shape:
                 base = np.zeros_like(st.total)
             if from_start.any():
-                base = np.where(from_start[:, None], st.total - _at_starts(st, led.starts, srv.n0, from_start), base)
+                base = np.where(from_start[:, None], st.total - _at_starts(st, origins, srv.n0, from_start), base)
             led.bases[name] = np.where(before, base + st.total, base)
         for attr, st in (("energy", srv.gpu_energy), ("nvlink", srv.gpu_nvlink)):
             cur = getattr(led, attr)
@@ -176,7 +184,8 @@ class World:
             i = n - srv.n0
             starts = srv.starts[:, i]
             led = self._ledger_at(k, n_boot, starts)
-            bases = _bases_in_block(led, srv, k, starts // self.block_ticks, n_boot, self.block_ticks)
+            bases = _bases_in_block(led, srv, k, lambda name: self._origins(name, led.starts), n_boot,
+                                    self.block_ticks)
             loads = self._load_block(k, n_boot)
             blk = self._host_block(k, n_boot, srv)
             h = self.settings.host
@@ -190,15 +199,16 @@ class World:
 
 
 def _bases_in_block(
-    led: Ledger, srv: ServingBlock, k: int, b_start: np.ndarray, n_boot: int, block_ticks: int
+    led: Ledger, srv: ServingBlock, k: int, origins_of: Callable[[str], np.ndarray], n_boot: int, block_ticks: int
 ) -> dict[str, FloatArray]:
-    """Stream bases for block ``k``: the ledger's, or minus the value at the start for runs that began in it."""
-    here = (b_start == k)[:, None]
+    """Stream bases for block ``k``: the ledger's, or minus the value at the origin for runs that began in it."""
     out: dict[str, FloatArray] = {}
     for name, st in srv.streams.items():
+        origins = origins_of(name)
+        here = (origins // block_ticks == k)[:, None]
         base = led.bases.get(name, np.zeros_like(st.total))
         if here.any():
-            base = np.where(here, -_at_starts(st, led.starts, srv.n0, here[:, 0]), base)
+            base = np.where(here, -_at_starts(st, origins, srv.n0, here[:, 0]), base)
         out[name] = base
     boot_here = n_boot // block_ticks == k
     for attr, st in (("energy", srv.gpu_energy), ("nvlink", srv.gpu_nvlink)):

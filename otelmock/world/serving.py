@@ -49,6 +49,10 @@ COUNTERS = ("requests", "stop", "length", "abort", "errors", "rate_limited", "pr
             "fs_writes")
 
 
+LITELLM_COUNTERS = ("stop", "length", "abort", "errors", "rate_limited", "prompt_tokens", "generation_tokens")
+LITELLM_ORIGIN = "litellm"  # the container whose start is the origin of LiteLLM's counters ("L:" streams)
+
+
 def tokens_buckets(max_len: int) -> tuple[float, ...]:
     """vLLM's build_1_2_5_buckets capped at max_model_len."""
     out, mag = [], 1
@@ -226,6 +230,10 @@ def serving_block(
             shares[rows, : len(bounds)] = lognormal_shares(bounds, medians[source][rows], sigma)
         streams[f"h:{name}"] = stream(pad(rates[counts]), active, dt, shares)
         streams[f"s:{name}"] = stream(pad(rates[counts] * medians[source] * np.exp(sigma**2 / 2.0)), active, dt)
+    if tier != "host":
+        # LiteLLM counts the same requests, but since the proxy started: prefix "L:" (origin: the litellm container)
+        for name in [k for k in streams if k in LITELLM_COUNTERS or k[2:].startswith("litellm_")]:
+            streams[f"L:{name}"] = streams[name]
 
     # GPUs: energy from window-mean power
     throttle = np.stack([timeline.values(f"gpu.{g}.throttle", t_w) for g in range(n_gpus)]).T if n_gpus else None

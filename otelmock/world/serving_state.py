@@ -82,7 +82,7 @@ def build_states(
     lv = {k: v[:, 0] for k, v in tick_levels(world, srv, np.array([n])).items()}
     wt = srv.starts.shape[1] // srv.win["running"].shape[1]
     value = {name: bases[name] + st.at(i) for name, st in srv.streams.items()}
-    ints = {name: np.floor(v) for name, v in value.items() if not name.startswith("s:")}
+    ints = {name: np.floor(v) for name, v in value.items() if not name.startswith(("s:", "L:s:"))}
     # plain counters as Python floats once, (C,) each
     flat = {name: v[:, 0].tolist() for name, v in ints.items() if v.shape[1] == 1}
     nm = len(MODELS)
@@ -137,19 +137,22 @@ def build_states(
         created = float(starts[c] * dt + 2.0)
         vllm.append(VllmState(m.container, m.model, m.kind, "0", m.vllm_version, 8000, m.max_model_len, m.gpus, m.tp,
                               m.mem_util, num_gpu_blocks(m), BLOCK_SIZE, created, serving, gauges, counters, hists))
-        ok = sum(counters[f"request_success:{r}"] for r in ("stop", "length", "abort"))
-        failed = {"failures:500:InternalServerError": counters["errors"],
-                  "failures:429:RateLimitError": counters["rate_limited"]}
+        # LiteLLM counts the same requests since the proxy's own start ("L:" streams)
+        lite = {k: flat[f"L:{k}"][c] for k in ("stop", "length", "abort", "errors", "rate_limited", "prompt_tokens",
+                                                "generation_tokens")}
+        ok = lite["stop"] + lite["length"] + lite["abort"]
+        failed = {"failures:500:InternalServerError": lite["errors"],
+                  "failures:429:RateLimitError": lite["rate_limited"]}
         price_in, price_out = PRICE_PER_MTOK[m.kind]
         lcounters = {"requests": ok + sum(failed.values()), "successes": ok, **failed,
-                     "input_tokens": counters["prompt_tokens"], "output_tokens": counters["generation_tokens"],
-                     "spend": (counters["prompt_tokens"] * price_in + counters["generation_tokens"] * price_out) / 1e6}
+                     "input_tokens": lite["prompt_tokens"], "output_tokens": lite["generation_tokens"],
+                     "spend": (lite["prompt_tokens"] * price_in + lite["generation_tokens"] * price_out) / 1e6}
         rpm_limit, tpm_limit = m.base_rpm * 20, m.base_rpm * 20 * (m.prompt_tokens + m.gen_tokens) * 2
         rate_now = float(lv["running"][c])
         lgauges = {"deployment_state": 0.0 if serving else 2.0,
                    "remaining_requests": float(max(rpm_limit - round(m.base_rpm * (1 + rate_now)), 0)),
                    "remaining_tokens": float(max(tpm_limit - round(m.base_rpm * (1 + rate_now)) * 1000, 0))}
-        lh = {name.removeprefix("litellm_"): _histogram(value, ints, name, c, hist_bounds(name, m.max_model_len))
+        lh = {name.removeprefix("litellm_"): _histogram(value, ints, name, c, hist_bounds(name, m.max_model_len), "L:")
               for name in LITELLM_HISTOGRAMS}
         litellm.append(LitellmModel(m.alias, f"hosted_vllm/{m.model}", _model_id(world, m.container),
                                     f"http://{m.container}:8000/v1", "hosted_vllm", m.kind, (m.container,),
@@ -179,9 +182,9 @@ def build_states(
 
 
 def _histogram(value: dict[str, FloatArray], ints: dict[str, FloatArray], name: str, c: int,
-               bounds: tuple[float, ...]) -> Histogram:
-    buckets = tuple(ints[f"h:{name}"][c, : len(bounds) + 1].tolist())
-    return Histogram(bounds, buckets, float(value[f"s:{name}"][c, 0]))
+               bounds: tuple[float, ...], origin: str = "") -> Histogram:
+    buckets = tuple(ints[f"{origin}h:{name}"][c, : len(bounds) + 1].tolist())
+    return Histogram(bounds, buckets, float(value[f"{origin}s:{name}"][c, 0]))
 
 
 def _model_id(world: World, container: str) -> str:

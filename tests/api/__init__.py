@@ -20,7 +20,7 @@ with warnings.catch_warnings():  # starlette 1.x prefers httpx2 and warns on imp
     warnings.simplefilter("ignore", StarletteDeprecationWarning)
     from starlette.testclient import TestClient
 
-T0 = 1_795_000_000.0
+T0 = 1_795_000_019.0  # the next tick opens a serving window: changes start there (Runtime._next_tick_t)
 
 
 def api_settings(exporters: Sequence[str] = ("node",)) -> config.Settings:
