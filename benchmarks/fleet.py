@@ -22,12 +22,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from otelmock import config, fleet  # noqa: E402
-from otelmock.clock import SimClock  # noqa: E402
-from otelmock.runtime import Runtime  # noqa: E402
-from otelmock.scenario.loader import discover  # noqa: E402
-from otelmock.scenario.timeline import Timeline  # noqa: E402
-from otelmock.world.model import World  # noqa: E402
+from otelmock import config, fleet
+from otelmock.clock import SimClock
+from otelmock.runtime import Runtime
+from otelmock.scenario.loader import discover
+from otelmock.scenario.timeline import Timeline
+from otelmock.world.model import World
 
 
 def status(key: str) -> float:

@@ -23,12 +23,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import chain
 from multiprocessing import get_context
 from queue import Empty
-from typing import TextIO
+from typing import Any, TextIO
 
 import numpy as np
 
@@ -47,7 +46,7 @@ Key = tuple[int, str, tuple[str, ...]]       # (source index, suffix, label valu
 ABSENT_BITS = 0x7FF8_DEAD_BEEF_0001          # a NaN payload no computation produces: "no sample at this step"
 ABSENT = struct.unpack("<d", struct.pack("<Q", ABSENT_BITS))[0]
 CHUNK_S = 3600.0                             # steps are computed (and handed between processes) an hour at a time
-_PEER_SUFFIX = {"counter": "_total", "histogram": "", "summary": ""}
+_CREATED_PEERS = ("counter", "histogram", "summary")  # families whose x_created gauge joins them
 
 
 def parse_duration(text: str) -> float:
@@ -125,7 +124,7 @@ def _plan(settings: Settings, exporters: Sequence[str], targets: Mapping[str, Ma
         for f in fams:
             base = f.name.removesuffix("_created")
             peer = oms.get(base)
-            if f.type == "gauge" and base != f.name and peer is not None and peer.type in _PEER_SUFFIX:
+            if f.type == "gauge" and base != f.name and peer is not None and peer.type in _CREATED_PEERS:
                 om = peer  # prometheus_client's x_created gauge: the _created samples of the counter x
             else:
                 name, typ = f.name, {"untyped": "unknown"}.get(f.type, f.type)
@@ -139,63 +138,61 @@ def _plan(settings: Settings, exporters: Sequence[str], targets: Mapping[str, Ma
 
 
 # --- computing: a worker's state and one chunk of steps ------------------------------------------------------------
-_STATE: dict[str, object] = {}
+Chunk = tuple[int, int, list[Key], np.ndarray]   # (pid, first step, keys new since the worker's last chunk, values)
 
 
-def _init(settings: Settings, timeline: Timeline, sources: list[_Source], start_t: float, step_s: float) -> None:
-    _STATE.update(world=World(settings, timeline), sources=sources, start_t=start_t, step_s=step_s,
-                  procs={s.exporter: Process(start_time=start_t) for s in sources},
-                  index={}, layouts={}, keys=[], sent=0)
+class _Worker:
+    """One process's world and series index; :meth:`chunk` computes a range of steps."""
 
+    def __init__(self, settings: Settings, timeline: Timeline, sources: list[_Source], start_t: float,
+                 step_s: float) -> None:
+        self.world = World(settings, timeline)
+        self.sources, self.start_t, self.step_s = sources, start_t, step_s
+        self.procs = {s.exporter: Process(start_time=start_t) for s in sources}
+        self.index: dict[Key, int] = {}
+        self.keys: list[Key] = []
+        self.layouts: dict[int, tuple[tuple[str, ...], tuple[tuple[str, ...], ...], list[int]]] = {}
+        self.sent = 0
 
-def _chunk(bounds: tuple[int, int]) -> tuple[int, int, list[Key], np.ndarray]:
-    """Steps [i0, i1): (pid, i0, keys new in this worker since its last chunk, values (steps, worker columns))."""
-    st = _STATE
-    world: World = st["world"]  # type: ignore[assignment]
-    sources: list[_Source] = st["sources"]  # type: ignore[assignment]
-    procs: dict[str, Process] = st["procs"]  # type: ignore[assignment]
-    keys: list[Key] = st["keys"]  # type: ignore[assignment]
-    layouts: dict[int, tuple[tuple[str, ...], tuple[tuple[str, ...], ...], list[int]]] = st["layouts"]  # type: ignore
-    start_t, step_s = float(st["start_t"]), float(st["step_s"])  # type: ignore[arg-type]
-    steps: list[tuple[list[int], list[float]]] = []
-    for i in range(*bounds):
-        snap = world.snapshot(world.tick_at(start_t + i * step_s))
-        for p in procs.values():
-            p.scrapes["200"] = i  # the scrapes before this one, as promhttp counts them
-        cols: list[int] = []
-        vals: list[float] = []
-        for si, src in enumerate(sources):
-            try:
-                points = list(src.family.points(snap, procs[src.exporter]))
-            except Exception:  # as ExporterMeters.samples(): a broken family is left out of this step
-                log.exception("%s: family %s failed at %s", src.exporter, src.family.name, snap.t)
-                continue
-            if not points:
-                continue
-            sfx, lvs, values = zip(*points, strict=True)
-            lay = layouts.get(si)
-            if lay is None or lay[1] != lvs or lay[0] != sfx:  # the series set changed (or first step)
-                lay = layouts[si] = (sfx, lvs, [_column(keys, si, s, lv) for s, lv in zip(sfx, lvs, strict=True)])
-            cols += lay[2]
-            vals += values
-        steps.append((cols, vals))
-    out = np.full((len(steps), len(keys)), ABSENT)
-    last: tuple[list[int], np.ndarray] = ([], np.empty(0, dtype=np.intp))
-    for j, (cols, vals) in enumerate(steps):
-        if cols != last[0]:
-            last = (cols, np.array(cols, dtype=np.intp))
-        out[j, last[1]] = vals
-    new, st["sent"] = keys[int(st["sent"]):], len(keys)  # type: ignore[call-overload]
-    return os.getpid(), bounds[0], new, out
+    def column(self, key: Key) -> int:
+        col = self.index.get(key)
+        if col is None:
+            col = self.index[key] = len(self.keys)
+            self.keys.append(key)
+        return col
 
-
-def _column(keys: list[Key], si: int, suffix: str, lv: tuple[str, ...]) -> int:
-    index: dict[Key, int] = _STATE["index"]  # type: ignore[assignment]
-    col = index.get((si, suffix, lv))
-    if col is None:
-        col = index[(si, suffix, lv)] = len(keys)
-        keys.append((si, suffix, lv))
-    return col
+    def chunk(self, bounds: tuple[int, int]) -> Chunk:
+        steps: list[tuple[list[int], list[float]]] = []
+        for i in range(*bounds):
+            snap = self.world.snapshot(self.world.tick_at(self.start_t + i * self.step_s))
+            for p in self.procs.values():
+                p.scrapes["200"] = i  # the scrapes before this one, as promhttp counts them
+            cols: list[int] = []
+            vals: list[float] = []
+            for si, src in enumerate(self.sources):
+                try:
+                    points = list(src.family.points(snap, self.procs[src.exporter]))
+                except Exception:  # as ExporterMeters.samples(): a broken family is left out of this step
+                    log.exception("%s: family %s failed at %s", src.exporter, src.family.name, snap.t)
+                    continue
+                if not points:
+                    continue
+                sfx, lvs, values = zip(*points, strict=True)
+                lay = self.layouts.get(si)
+                if lay is None or lay[1] != lvs or lay[0] != sfx:  # the series set changed (or the first step)
+                    added = [self.column((si, s, lv)) for s, lv in zip(sfx, lvs, strict=True)]
+                    lay = self.layouts[si] = (sfx, lvs, added)
+                cols += lay[2]
+                vals += values
+            steps.append((cols, vals))
+        out = np.full((len(steps), len(self.keys)), ABSENT)
+        last: tuple[list[int], np.ndarray] = ([], np.empty(0, dtype=np.intp))
+        for j, (cols, vals) in enumerate(steps):
+            if cols != last[0]:
+                last = (cols, np.array(cols, dtype=np.intp))
+            out[j, last[1]] = vals
+        new, self.sent = self.keys[self.sent:], len(self.keys)
+        return os.getpid(), bounds[0], new, out
 
 
 class _Store:
@@ -283,26 +280,24 @@ def _write(out: TextIO, store: _Store, sources: list[_Source], times: np.ndarray
     return written
 
 
-def _worker(queue: object, settings: Settings, timeline: Timeline, sources: list[_Source], start_t: float,
-            step_s: float, bounds: list[tuple[int, int]]) -> None:
-    _init(settings, timeline, sources, start_t, step_s)
+def _work(queue: Any, args: tuple[Settings, Timeline, list[_Source], float, float],
+          bounds: list[tuple[int, int]]) -> None:
+    worker = _Worker(*args)
     for b in bounds:
-        queue.put(_chunk(b))  # type: ignore[attr-defined]
+        queue.put(worker.chunk(b))
 
 
-def _results(settings: Settings, timeline: Timeline, sources: list[_Source], start_t: float, step_s: float,
-             bounds: list[tuple[int, int]], workers: int) -> Iterable[tuple[int, int, list[Key], np.ndarray]]:
+def _results(args: tuple[Settings, Timeline, list[_Source], float, float], bounds: list[tuple[int, int]],
+             workers: int) -> Iterator[Chunk]:
     """Chunk results; with several workers each takes a contiguous share (one cold start each) in a forked process."""
     workers = max(1, min(workers, len(bounds)))
     if workers == 1:
-        _init(settings, timeline, sources, start_t, step_s)
-        yield from map(_chunk, bounds)
+        yield from map(_Worker(*args).chunk, bounds)
         return
     ctx = get_context("fork")
     queue = ctx.Queue(maxsize=4 * workers)
     share = -(-len(bounds) // workers)
-    procs = [ctx.Process(target=_worker, args=(queue, settings, timeline, sources, start_t, step_s,
-                                               bounds[w * share:(w + 1) * share]), daemon=True)
+    procs = [ctx.Process(target=_work, args=(queue, args, bounds[w * share:(w + 1) * share]), daemon=True)
              for w in range(workers)]
     for p in procs:
         p.start()
@@ -362,13 +357,10 @@ def backfill(settings: Settings, scenarios: Mapping[str, Scenario], start_t: flo
     store = _Store(n)
     done = 0
     t0 = time.perf_counter()
-    try:
-        for res in _results(settings, timeline, sources, start_t, step_s, bounds, workers):
-            store.put(*res)
-            done += res[3].shape[0]
-            progress("compute", done, n)
-    finally:
-        _STATE.clear()
+    for res in _results((settings, timeline, sources, start_t, step_s), bounds, workers):
+        store.put(*res)
+        done += res[3].shape[0]
+        progress("compute", done, n)
     t1 = time.perf_counter()
     written = _write(out, store, sources, start_t + step_s * np.arange(n), progress)
     out.flush()
@@ -453,7 +445,7 @@ def cmd(args: argparse.Namespace) -> int:
     spec = args.scenario or ""
     overrides = {k: v for k, v in (("scenario", spec.split(",")[0].split("@")[0] or None), ("seed", args.seed))
                  if v is not None}
-    settings = config.load(args.config, **overrides)
+    settings = config.load(args.config, None, **overrides)
     try:
         step = parse_duration(args.step)
         end = parse_time(args.end) if args.end else time.time()
@@ -473,7 +465,7 @@ def cmd(args: argparse.Namespace) -> int:
     if args.promtool_dir and path == "-":
         fd, path = tempfile.mkstemp(suffix=".om", prefix="otelmock-backfill-")
         os.close(fd)
-    out = sys.stdout if path == "-" else open(path, "w", encoding="utf-8", buffering=1 << 20)  # noqa: SIM115
+    out = sys.stdout if path == "-" else open(path, "w", encoding="utf-8", buffering=1 << 20)
     try:
         stats = backfill(settings, scenarios, start, end, step, out, exporters, StderrProgress(),
                          timeline=timeline, targets=targets, workers=args.workers)

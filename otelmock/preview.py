@@ -15,16 +15,19 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from otelmock.config import Settings
-from otelmock.scenario.loader import Scenario
 from otelmock.scenario.timeline import Timeline
 from otelmock.world.host import CPU_MODES
 from otelmock.world.model import World
 from otelmock.world.snapshot import Snapshot
+
+if TYPE_CHECKING:
+    from PIL import ImageDraw
 
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
            "#17becf")
@@ -53,30 +56,25 @@ def sample(world: World, start_t: float, days: float, step_s: float) -> tuple[np
     servers = [v.container for v in snaps[0].vllm]
     groups = [m.model_group for m in snaps[0].litellm]
 
+    vllm = [{v.container: v for v in s.vllm} for s in snaps]
+    lite = [{m.model_group: m for m in s.litellm} for s in snaps]
+
     def gpu(key: str) -> dict[str, np.ndarray]:
-        out = {}
-        for i in gpus:
-            out[f"GPU {i}"] = np.array([next((g.values.get(key, np.nan) for g in s.gpus if g.index == i and g.present),
-                                             np.nan) for s in snaps])
-        return out
+        by = [{g.index: g.values.get(key, np.nan) for g in s.gpus if g.present} for s in snaps]
+        return {f"GPU {i}": np.array([b.get(i, np.nan) for b in by]) for i in gpus}
 
-    def per(rows: Sequence[str], get: object) -> np.ndarray:
-        return np.array([[get(s, r) for r in rows] for s in snaps], dtype=float)  # type: ignore[operator]
+    def counter(prefix: str) -> np.ndarray:  # LiteLLM counters per model group, summed over keys with this prefix
+        return np.array([[sum(v for k, v in m[g].counters.items() if k.startswith(prefix)) for g in groups]
+                         for m in lite])
 
-    def vllm(s: Snapshot, c: str) -> object:
-        return next(v for v in s.vllm if v.container == c)
+    def hist(what: str) -> np.ndarray:
+        e2e = [[getattr(v[c].histograms["e2e_request_latency_seconds"], what) for c in servers] for v in vllm]
+        return np.array(e2e, dtype=float)
 
-    def lite(s: Snapshot, g: str) -> object:
-        return next(m for m in s.litellm if m.model_group == g)
-
-    reqs = per(groups, lambda s, g: lite(s, g).counters.get("requests", 0.0))
-    def failed(prefix: str) -> np.ndarray:
-        return per(groups, lambda s, g: sum(v for k, v in lite(s, g).counters.items() if k.startswith(prefix)))
-
-    fails = {"all": failed("failures:"), "5xx": failed("failures:5"), "429": failed("failures:429")}
-    lat_sum = per(servers, lambda s, c: vllm(s, c).histograms["e2e_request_latency_seconds"].sum)
-    lat_n = per(servers, lambda s, c: vllm(s, c).histograms["e2e_request_latency_seconds"].count)
-    kv = per(servers, lambda s, c: vllm(s, c).gauges.get("kv_cache_usage_perc", np.nan))
+    reqs = counter("requests")
+    fails = {"all": counter("failures:"), "5xx": counter("failures:5"), "429": counter("failures:429")}
+    kv = np.array([[v[c].gauges.get("kv_cache_usage_perc", np.nan) for c in servers] for v in vllm])
+    lat_sum, lat_n = hist("sum"), hist("count")
     cpu = np.array([s.host.cpu_seconds.sum(axis=0) for s in snaps])
     busy = 1 - _rate(cpu[:, CPU_MODES.index("idle")], 1) / _rate(cpu.sum(axis=1), 1)
     iowait = _rate(cpu[:, CPU_MODES.index("iowait")], 1) / _rate(cpu.sum(axis=1), 1)
@@ -106,7 +104,7 @@ def sample(world: World, start_t: float, days: float, step_s: float) -> tuple[np
     return times, panels, model_names
 
 
-# --- drawing -----------------------------------------------------------------------------------------------------------
+# --- drawing ---------------------------------------------------------------------------------------------------------
 def _nice_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
     if not math.isfinite(lo) or not math.isfinite(hi):
         lo, hi = 0.0, 1.0
@@ -127,14 +125,13 @@ def _time_ticks(t0: float, t1: float) -> list[tuple[float, str]]:
     step = 3 * 3600 if span <= 1.5 * 86_400 else 86_400 if span <= 10 * 86_400 else 7 * 86_400
     first = math.ceil(t0 / step) * step
     fmt = "%H:%M" if step < 86_400 else "%a %d"
-    return [(t, datetime.fromtimestamp(t, timezone.utc).strftime(fmt)) for t in np.arange(first, t1 + 1, step)]
+    return [(t, datetime.fromtimestamp(t, UTC).strftime(fmt)) for t in np.arange(first, t1 + 1, step)]
 
 
-def _panel(draw: object, box: tuple[int, int, int, int], p: Panel, times: np.ndarray, fonts: dict[str, object],
-           colors: Mapping[str, str]) -> None:
-    d = draw
+def _panel(d: ImageDraw.ImageDraw, box: tuple[int, int, int, int], p: Panel, times: np.ndarray,
+           fonts: Mapping[str, Any], colors: Mapping[str, str]) -> None:
     x0, y0, x1, y1 = box
-    d.text((x0, y0), f"{p.title} ({p.unit})", fill="#222", font=fonts["title"])  # type: ignore[attr-defined]
+    d.text((x0, y0), f"{p.title} ({p.unit})", fill="#222", font=fonts["title"])
     top, left, bottom = y0 + 44 * S, x0 + 56 * S, y1 - 24 * S
     vals = np.concatenate([v[np.isfinite(v)] for v in p.series.values()] or [np.zeros(1)])
     lo = 0.0 if vals.size == 0 or p.zero and vals.min() >= 0 else float(vals.min())
@@ -147,34 +144,33 @@ def _panel(draw: object, box: tuple[int, int, int, int], p: Panel, times: np.nda
     def xpos(t: np.ndarray) -> np.ndarray:
         return left + (t - times[0]) / max(times[-1] - times[0], 1) * (x1 - left)
 
-    for v in ticks:
-        y = float(ypos(np.array(v)))
-        d.line([(left, y), (x1, y)], fill="#e3e3e3", width=S)  # type: ignore[attr-defined]
-        d.text((left - 8, y), _fmt(v), fill="#555", font=fonts["tick"], anchor="rm")  # type: ignore[attr-defined]
+    for tick in ticks:
+        y = float(ypos(np.array(tick)))
+        d.line([(left, y), (x1, y)], fill="#e3e3e3", width=S)
+        d.text((left - 8, y), _fmt(tick), fill="#555", font=fonts["tick"], anchor="rm")
     for t, label in _time_ticks(times[0], times[-1]):
         x = float(xpos(np.array(t)))
-        d.line([(x, top), (x, bottom)], fill="#eeeeee", width=S)  # type: ignore[attr-defined]
-        d.text((x, bottom + 6), label, fill="#555", font=fonts["tick"], anchor="mt")  # type: ignore[attr-defined]
-    d.rectangle([left, top, x1, bottom], outline="#999", width=S)  # type: ignore[attr-defined]
-    xs = xpos(times)
-    for name, v in p.series.items():
-        ys = ypos(v)
-        ok = np.isfinite(ys)
-        run: list[tuple[float, float]] = []
-        for x, y, good in zip(xs.tolist(), ys.tolist(), ok.tolist(), strict=True):
+        d.line([(x, top), (x, bottom)], fill="#eeeeee", width=S)
+        d.text((x, bottom + 6), label, fill="#555", font=fonts["tick"], anchor="mt")
+    d.rectangle((left, top, x1, bottom), outline="#999", width=S)
+    xs = xpos(times).tolist()
+    for name, series in p.series.items():
+        ys = ypos(series)
+        runs: list[list[tuple[float, float]]] = [[]]
+        for x, y, good in zip(xs, ys.tolist(), np.isfinite(ys).tolist(), strict=True):
             if good:
-                run.append((x, y))
-            elif run:
-                d.line(run, fill=colors[name], width=2 * S, joint="curve") if len(run) > 1 else None  # type: ignore
-                run = []
-        if len(run) > 1:
-            d.line(run, fill=colors[name], width=2 * S, joint="curve")  # type: ignore[attr-defined]
+                runs[-1].append((x, y))
+            elif runs[-1]:
+                runs.append([])  # a gap: no sample (absent series, counter reset)
+        for run in runs:
+            if len(run) > 1:
+                d.line(run, fill=colors[name], width=2 * S, joint="curve")
     if p.legend == "own":  # right-aligned in the title row
         x = x1
         for name in reversed(list(p.series)):
-            x -= int(d.textlength(name, font=fonts["tick"])) + 22 * S  # type: ignore[attr-defined]
-            d.rectangle([x, y0 + 6 * S, x + 14 * S, y0 + 20 * S], fill=colors[name])  # type: ignore[attr-defined]
-            d.text((x + 18 * S, y0 + 13 * S), name, fill="#222", font=fonts["tick"], anchor="lm")  # type: ignore
+            x -= int(d.textlength(name, font=fonts["tick"])) + 22 * S
+            d.rectangle((x, y0 + 6 * S, x + 14 * S, y0 + 20 * S), fill=colors[name])
+            d.text((x + 18 * S, y0 + 13 * S), name, fill="#222", font=fonts["tick"], anchor="lm")
             x -= 12 * S
 
 
@@ -219,7 +215,7 @@ def preview(settings: Settings, timeline: Timeline, start_t: float, days: float,
             step_s: float = 300.0) -> None:
     world = World(settings, timeline)
     times, panels, _ = sample(world, start_t, days, step_s)
-    when = datetime.fromtimestamp(start_t, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    when = datetime.fromtimestamp(start_t, UTC).strftime("%Y-%m-%d %H:%M UTC")
     span = f"{days:g} day" + ("s" if days != 1 else "")
     names = " -> ".join(dict.fromkeys(s.name for s in timeline.segments))
     render(times, panels, f"otelmock {names}: {span} from {when}, host {world.ident.hostname}, seed {settings.seed}",
@@ -244,7 +240,7 @@ def cmd(args: argparse.Namespace) -> int:
     spec = args.scenario or ""
     overrides = {k: v for k, v in (("scenario", spec.split(",")[0].split("@")[0] or None), ("seed", args.seed))
                  if v is not None}
-    settings = config.load(args.config, **overrides)
+    settings = config.load(args.config, None, **overrides)
     try:
         import PIL  # noqa: F401
     except ImportError:

@@ -75,8 +75,8 @@ def test_file_sd(hosts: list[Runtime], tmp_path: Path) -> None:
     cfg.write_text(f"scrape_configs:\n  - job_name: otelmock\n    file_sd_configs:\n      - files: ['{path}']\n")
     res = subprocess.run(["promtool", "check", "config", str(cfg)], capture_output=True, text=True)
     assert res.returncode == 0, res.stdout + res.stderr
-    res = subprocess.run(["promtool", "check", "service-discovery", "--timeout=2s", str(cfg), "otelmock"], capture_output=True,
-                         text=True, check=True)
+    res = subprocess.run(["promtool", "check", "service-discovery", "--timeout=2s", str(cfg), "otelmock"],
+                         capture_output=True, text=True, check=True)
     found = json.loads(res.stdout[res.stdout.index("["):])
     assert len(found) == 15  # the job label of each group overrides the scrape config's job_name
     assert {(t["labels"]["job"], t["labels"]["instance"]) for t in found} >= {("node", "localhost:9300"),

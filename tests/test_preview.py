@@ -10,10 +10,10 @@ import pytest
 
 pytest.importorskip("PIL", reason="preview needs Pillow (the optional preview extra)")
 
-from otelmock import config, preview  # noqa: E402
-from otelmock.scenario.loader import discover  # noqa: E402
-from otelmock.scenario.timeline import Timeline  # noqa: E402
-from otelmock.world.model import World  # noqa: E402
+from otelmock import config, preview
+from otelmock.scenario.loader import discover
+from otelmock.scenario.timeline import Timeline
+from otelmock.world.model import World
 
 T = 1_767_571_200.0  # 2026-01-05T00:00:00Z
 

@@ -1,0 +1,111 @@
+"""Backfill benchmark: samples per second written, the week it projects to, and promtool's own import time.
+
+    .venv/bin/python benchmarks/backfill.py                       # 2 h of every exporter at 15 s, then promtool
+    .venv/bin/python benchmarks/backfill.py --hours 24 --exporters node --workers 2
+    .venv/bin/python benchmarks/backfill.py --breakdown           # CPU per step: world snapshot, each exporter
+
+Not a test: it prints figures (and the machine they ran on). A week of one host at 15 s is 40,321 steps; the
+projection multiplies the measured steady rate (the first step, which computes the host's history since its last
+boot, is reported apart).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from otelmock import backfill as bf
+from otelmock import config
+from otelmock.exporters import EXPORTERS
+from otelmock.exporters.base import Process
+from otelmock.scenario.loader import discover
+from otelmock.world.model import World
+
+WEEK_STEPS = 7 * 86_400 // 15 + 1
+
+
+def machine() -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    return f"{cpu}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}, Python {platform.python_version()}"
+
+
+def breakdown(settings: config.Settings, exporters: list[str], t0: float, steps: int) -> None:
+    """CPU milliseconds per step: the world snapshot and each exporter's family table."""
+    world = World(settings, bf.schedule(settings.scenario, discover(), t0, settings.params))
+    c = time.process_time()
+    world.snapshot(world.tick_at(t0))
+    print(f"  first step (history since boot): {time.process_time() - c:.1f} s CPU")
+    tables = {e: EXPORTERS[e].families(settings) for e in exporters}
+    cost = dict.fromkeys(["world snapshot", *exporters], 0.0)
+    proc = Process(start_time=t0)
+    for i in range(1, steps + 1):
+        c = time.process_time()
+        snap = world.snapshot(world.tick_at(t0 + 15 * i))
+        cost["world snapshot"] += time.process_time() - c
+        for e, fams in tables.items():
+            c = time.process_time()
+            for f in fams:
+                list(f.points(snap, proc))
+            cost[e] += time.process_time() - c
+    for k, v in cost.items():
+        print(f"  {k:15s} {1000 * v / steps:7.2f} ms CPU per step")
+    print(f"  {'total':15s} {1000 * sum(cost.values()) / steps:7.2f} ms CPU per step "
+          f"-> {sum(cost.values()) / steps * WEEK_STEPS / 60:.1f} min CPU for a week at 15 s")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--hours", type=float, default=2.0)
+    ap.add_argument("--step", type=float, default=15.0)
+    ap.add_argument("--exporters", default="all")
+    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--dir", default=None, help="where to write the file and blocks (default: a temporary folder)")
+    ap.add_argument("--no-promtool", action="store_true")
+    ap.add_argument("--breakdown", action="store_true", help="CPU per step of the world and of each exporter")
+    args = ap.parse_args()
+    exporters = list(EXPORTERS) if args.exporters == "all" else args.exporters.split(",")
+    settings = config.load()
+    print(f"machine: {machine()}")
+    print(f"exporters: {', '.join(exporters)}; {args.hours:g} h at {args.step:g} s; workers {args.workers}")
+    t_end = time.time() // args.step * args.step
+    t0 = t_end - args.hours * 3600
+    if args.breakdown:
+        breakdown(settings, exporters, t0, 40)
+    warm = io.StringIO()
+    c = time.perf_counter()
+    bf.backfill(settings, discover(), t0, t0, args.step, warm, exporters)
+    first = time.perf_counter() - c
+    with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
+        path = Path(tmp) / "backfill.om"
+        with open(path, "w", encoding="utf-8", buffering=1 << 20) as out:
+            c = time.perf_counter()
+            st = bf.backfill(settings, discover(), t0, t_end, args.step, out, exporters, workers=args.workers)
+            wall = time.perf_counter() - c
+        size = path.stat().st_size
+        steady = max(wall - first, 1e-9)  # each run computes the history since boot once (per worker)
+        print(f"backfill: {st.steps} steps x {st.series} series = {st.samples:,} samples, {size / 1e6:,.0f} MB "
+              f"({size / st.samples:.0f} B/sample)")
+        print(f"  first step alone (history since boot): {first:.1f} s")
+        print(f"  compute {st.compute_s:.1f} s + write {st.write_s:.1f} s = {wall:.1f} s wall; "
+              f"{st.samples / wall:,.0f} samples/s ({st.samples / steady:,.0f} samples/s without the first step)")
+        week = st.samples / st.steps * WEEK_STEPS
+        print(f"  a week at 15 s: {week / 1e6:,.0f} M samples, ~{week * size / st.samples / 1e9:,.0f} GB of text, "
+              f"~{(first + week / (st.samples / steady)) / 60:,.1f} min at this rate")
+        if not args.no_promtool and shutil.which("promtool"):
+            took = bf.run_promtool(str(path), str(Path(tmp) / "blocks"), t_end - t0)
+            print(f"promtool tsdb create-blocks-from openmetrics: {took:.1f} s ({st.samples / took:,.0f} samples/s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
