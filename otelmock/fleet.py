@@ -4,8 +4,8 @@ Host ``i`` of a fleet (``i`` = 0..N-1) is a full :class:`~otelmock.runtime.Runti
 ``host.index + i``, so its hostname, machine id, GPU UUIDs and container ids derive from (seed, index) and its values
 are independent of the other hosts' (every random stream is keyed by the host), while all hosts share the scenario.
 Its exporters listen on their configured ports plus ``PORT_STRIDE * i``: node 9100, 9200, 9300 ...; dcgm 9445, 9545
-...; cadvisor 8080, 8180 ...; litellm 9901, 10001 ...; vllm 9902, 10002 ... (at most 556 hosts with the default
-ports). A Prometheus ``file_sd`` file lists every target with its ``job`` label.
+...; cadvisor 8080, 8180 ...; litellm 9901, 10001 ...; vllm 9902, 10002 ...; control API 9900, 10000 ... (at most
+556 hosts with the default ports). A Prometheus ``file_sd`` file lists every exporter target with its ``job`` label.
 
 In containers (compose scale-out, a Kubernetes Deployment or StatefulSet) each replica runs one host whose index comes
 from its hostname: :func:`host_index_from_hostname` (``python -m otelmock.fleet host-index``).
@@ -98,7 +98,7 @@ def build_fleet(settings: Settings, scenarios: Mapping[str, Scenario], n_hosts: 
 
 
 def fleet_ports(settings: Settings) -> list[tuple[str, int]]:
-    """(exporter, port) of one host, as ``otelmock run`` binds them (names carry the host index)."""
+    """(exporter, port) of one host as ``otelmock run`` binds them, the control API last (names carry the index)."""
     tag = f"host {settings.host.index} "
     ports = [(tag + n, getattr(settings.ports, n)) for n in _names(settings)]
     base = settings.vllm.per_container_base_port
@@ -106,7 +106,7 @@ def fleet_ports(settings: Settings) -> list[tuple[str, int]]:
         from otelmock.world.deployment import MODELS
 
         ports += [(f"{tag}vllm/{m.container}", base + k) for k, m in enumerate(MODELS)]
-    return ports
+    return [*ports, (tag + "control", settings.ports.control)]
 
 
 def target_host(bind: str) -> str:
@@ -146,11 +146,13 @@ def serve_fleet(settings: Settings, scenarios: Mapping[str, Scenario], n_hosts: 
                 file_sd: str | None = None) -> int:
     """``otelmock run --hosts N``: bind every port of every host first, then build, announce and serve them.
 
-    Like ``otelmock run``: OTLP push and container logs per host when configured (container ids differ per host, so
-    the hosts' log files share the logs folder); SIGHUP reload is for single-host runs.
+    Like ``otelmock run``: each host has its control API on ``ports.control + 100 i`` and at ``/otelmock`` on each of
+    its exporter ports, and pushes OTLP and writes container logs when configured (container ids differ per host, so
+    the hosts' log files share the logs folder). SIGHUP reload is for single-host runs.
     """
     import logging
 
+    from otelmock.api import create_app, exporter_mount
     from otelmock.serve import bind_all, exporter_app, serve_all
 
     log = logging.getLogger("otelmock")
@@ -168,14 +170,17 @@ def serve_fleet(settings: Settings, scenarios: Mapping[str, Scenario], n_hosts: 
         log.info("file_sd targets for %d hosts in %s", n_hosts, file_sd)
     apps = []
     by_port = dict(zip((p for _, p in ports), sockets, strict=True))
+    token = settings.api.token or None
     for rt in fleet:
         if settings.logs.enabled:
             rt.attach_logs()
         rt.start()
-        log.info("host %d %s: ports %s", rt.settings.host.index, rt.world.ident.hostname,
-                 ", ".join(f"{n}:{e.port}" for n, e in rt.exporters.items()))
+        log.info("host %d %s: ports %s, control %d", rt.settings.host.index, rt.world.ident.hostname,
+                 ", ".join(f"{n}:{e.port}" for n, e in rt.exporters.items()), rt.settings.ports.control)
+        mount = exporter_mount(rt, token)
         for name, exp in rt.exporters.items():
-            apps.append((exporter_app(exp, EXPORTERS[name.split("/")[0]].landing_title), by_port[exp.port]))
+            apps.append((exporter_app(exp, EXPORTERS[name.split("/")[0]].landing_title, [mount]), by_port[exp.port]))
+        apps.append((create_app(rt, token), by_port[rt.settings.ports.control]))
 
     def stop() -> None:
         for rt in fleet:

@@ -107,7 +107,7 @@ def test_host_index_from_hostname(capsys: pytest.CaptureFixture[str]) -> None:
 
 def _free_base() -> int:
     for base in range(21000, 60000, 997):
-        ports = [base + d + fleet.PORT_STRIDE * i for i in range(2) for d in (0, 1, 2, 3, 4)]
+        ports = [base + d + fleet.PORT_STRIDE * i for i in range(2) for d in (0, 1, 2, 3, 4, 5)]
         try:
             for p in ports:
                 with socket.socket() as sock:
@@ -122,7 +122,7 @@ def test_serve_two_hosts(tmp_path: Path) -> None:
     base = _free_base()
     env = {**os.environ, "OTELMOCK_BIND": "127.0.0.1", "OTELMOCK_HOST__REBOOT_EVERY_DAYS": "1",
            **{f"OTELMOCK_PORTS__{n.upper()}": str(base + d) for d, n in enumerate(
-               ("node", "dcgm", "cadvisor", "litellm", "vllm"))}}
+               ("node", "dcgm", "cadvisor", "litellm", "vllm", "control"))}}
     sd = tmp_path / "targets.json"
     code = ("import sys; from otelmock import config, fleet; from otelmock.scenario.loader import discover; "
             f"sys.exit(fleet.serve_fleet(config.load(), discover(), 2, {str(sd)!r}))")
@@ -140,9 +140,12 @@ def test_serve_two_hosts(tmp_path: Path) -> None:
                 except OSError:
                     time.sleep(0.2)
         assert len(bodies) == 2 and bodies[0] != bodies[1]
-        names = {re.search(rb'nodename="([^"]+)"', b).group(1) for b in bodies}  # type: ignore[union-attr]
-        assert len(names) == 2
+        names = [re.search(r'nodename="([^"]+)"', b.decode()).group(1) for b in bodies]  # type: ignore[union-attr]
+        assert len(set(names)) == 2
+        names_by_port = dict(zip((base, base + fleet.PORT_STRIDE), names, strict=True))
         assert {t for g in json.loads(sd.read_text()) for t in g["targets"]} >= {f"127.0.0.1:{base + 100}"}
+        state = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{base + 105}/state", timeout=5).read())
+        assert state["hostname"] == names_by_port[base + 100]  # host 1's control API on control + 100
     finally:
         proc.send_signal(signal.SIGTERM)
         out = proc.communicate(timeout=30)[0].decode()
