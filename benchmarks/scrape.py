@@ -80,7 +80,8 @@ def main() -> int:
         sys.exit("needs Debian's prometheus-node-exporter (apt-get install -y prometheus-node-exporter)")
     ports = {n: free_port() for n in names}
     env = {k: v for k, v in os.environ.items() if not k.startswith("OTELMOCK_")}
-    env.update(OTELMOCK_BIND="127.0.0.1", OTELMOCK_EXPORTERS=",".join(names))
+    env.update(OTELMOCK_BIND="127.0.0.1", OTELMOCK_EXPORTERS=",".join(names), OTELMOCK_PORTS__CONTROL=str(free_port()),
+               OTELMOCK_LOGS__ENABLED="false")
     env.update({f"OTELMOCK_PORTS__{PORT_KEYS[n]}": str(p) for n, p in ports.items()})
     mock = subprocess.Popen([sys.executable, "-m", "otelmock", "run"], env=env, stderr=subprocess.DEVNULL)
     real_port = free_port()

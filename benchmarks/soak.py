@@ -70,7 +70,7 @@ def main() -> int:
     args = ap.parse_args()
     ports = {n: free_port() for n in PORT_KEYS}
     env = {k: v for k, v in os.environ.items() if not k.startswith("OTELMOCK_")}
-    env.update(OTELMOCK_BIND="127.0.0.1", **{f"OTELMOCK_PORTS__{PORT_KEYS[n]}": str(p) for n, p in ports.items()})
+    env.update(OTELMOCK_BIND="127.0.0.1", OTELMOCK_PORTS__CONTROL=str(free_port()), OTELMOCK_LOGS__ENABLED="false", **{f"OTELMOCK_PORTS__{PORT_KEYS[n]}": str(p) for n, p in ports.items()})
     mock = subprocess.Popen([sys.executable, "-m", "otelmock", "run"], env=env, stderr=subprocess.DEVNULL)
     try:
         for p in ports.values():

@@ -13,7 +13,7 @@ import time
 from collections.abc import Sequence
 from datetime import datetime
 
-from otelmock import __version__, config
+from otelmock import __version__, backfill, config, fleet, preview
 from otelmock.bridge.otlp import OtlpConfig
 from otelmock.clock import SimClock, WallClock
 from otelmock.errors import OtelmockError
@@ -56,6 +56,10 @@ def _parser() -> argparse.ArgumentParser:
     dump.add_argument("exporter", choices=sorted(EXPORTERS))
     dump.add_argument("--at", type=parse_time, default=None, help="simulated time: Unix seconds or ISO 8601")
     sub.add_parser("scenarios", parents=[common], help="list the scenarios that can be chosen")
+    run.add_argument("--hosts", type=int, default=1, help="simulated hosts; host i serves on each port + 100*i")
+    run.add_argument("--file-sd", help="write a Prometheus file_sd file listing every exporter of every host")
+    backfill.add_parser(sub, common)
+    preview.add_parser(sub, common)
     return p
 
 
@@ -101,6 +105,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                                  f"(available: {', '.join(EXPORTERS)})")
     settings = settings.__class__(**{**_asdict(settings), "exporters": names})
     timeline, scenarios = _timeline(settings)
+    if args.hosts > 1 or args.file_sd:
+        return fleet.serve_fleet(settings, scenarios, args.hosts, args.file_sd)
     ports = [(n, getattr(settings.ports, n)) for n in names]
     if "vllm" in names and settings.vllm.per_container_base_port > 0:
         ports += [(f"vllm/{m.container}", settings.vllm.per_container_base_port + i) for i, m in enumerate(MODELS)]
@@ -147,7 +153,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = _parser().parse_args(argv)
     try:
-        return {"run": cmd_run, "dump": cmd_dump, "scenarios": cmd_scenarios}[args.command](args)
+        return {"run": cmd_run, "dump": cmd_dump, "scenarios": cmd_scenarios,
+                "backfill": backfill.cmd, "preview": preview.cmd}[args.command](args)
     except OtelmockError as exc:
         print(f"otelmock: error: {exc}", file=sys.stderr)
         return 2

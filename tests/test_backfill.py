@@ -20,7 +20,7 @@ from otelmock import cli, config
 from otelmock.scenario.loader import discover
 from otelmock.world.identity import derive_host
 
-REQUIRE = os.environ.get("OTELMOCK_REQUIRE_TOOLS") == "1"
+REQUIRE = os.environ.get("REQUIRE_REAL_TOOLS") == "1"
 LINE = re.compile(r'^([^{ ]+)(\{.*\})? (\S+) (\S+)$')
 LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
 
@@ -98,7 +98,7 @@ def test_each_step_parses_with_prometheus_client(text: str) -> None:
 def test_promtool_imports_it(text: str, tmp_path: Path) -> None:
     if shutil.which("promtool") is None:
         if REQUIRE:
-            pytest.fail("promtool is required (OTELMOCK_REQUIRE_TOOLS=1)")
+            pytest.fail("promtool is required (REQUIRE_REAL_TOOLS=1)")
         pytest.skip("promtool not installed")
     path = tmp_path / "backfill.om"
     path.write_text(text)

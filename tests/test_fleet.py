@@ -22,7 +22,7 @@ from otelmock.clock import SimClock
 from otelmock.runtime import Runtime
 from otelmock.scenario.loader import discover
 
-REQUIRE = os.environ.get("OTELMOCK_REQUIRE_TOOLS") == "1"
+REQUIRE = os.environ.get("REQUIRE_REAL_TOOLS") == "1"
 T0 = 1_795_000_000.0
 
 
@@ -69,7 +69,7 @@ def test_file_sd(hosts: list[Runtime], tmp_path: Path) -> None:
     assert {g["labels"]["__meta_otelmock_hostname"] for g in groups} == {rt.world.ident.hostname for rt in hosts}
     if shutil.which("promtool") is None:
         if REQUIRE:
-            pytest.fail("promtool is required (OTELMOCK_REQUIRE_TOOLS=1)")
+            pytest.fail("promtool is required (REQUIRE_REAL_TOOLS=1)")
         return
     cfg = tmp_path / "prometheus.yml"
     cfg.write_text(f"scrape_configs:\n  - job_name: otelmock\n    file_sd_configs:\n      - files: ['{path}']\n")

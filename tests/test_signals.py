@@ -19,6 +19,7 @@ def test_reload_and_graceful_stop(tmp_path: Path) -> None:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("OTELMOCK_")}
     env.update(OTELMOCK_BIND="127.0.0.1", OTELMOCK_PORTS__NODE=str(port), OTELMOCK_EXPORTERS="node",
+               OTELMOCK_PORTS__CONTROL=str(free_port()), OTELMOCK_LOGS__ENABLED="false",
                OTELMOCK_SCENARIO="custom", OTELMOCK_SCENARIOS_DIR=str(scen))
     proc = subprocess.Popen([sys.executable, "-m", "otelmock", "run"], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
