@@ -437,15 +437,22 @@ def _pairs(items: Sequence[str], what: str) -> dict[str, str]:
     return out
 
 
-def cmd(args: argparse.Namespace) -> int:
+def settings_for(args: argparse.Namespace) -> Settings:
+    """The settings of a backfill or preview: the first scenario of ``--scenario``'s schedule, ``--seed``."""
     from otelmock import config
-    from otelmock.cli import parse_time
-    from otelmock.scenario.loader import discover
 
     spec = args.scenario or ""
     overrides = {k: v for k, v in (("scenario", spec.split(",")[0].split("@")[0] or None), ("seed", args.seed))
                  if v is not None}
-    settings = config.load(args.config, None, **overrides)
+    return config.load(args.config, None, **overrides)
+
+
+def cmd(args: argparse.Namespace) -> int:
+    from otelmock.cli import parse_time
+    from otelmock.scenario.loader import discover
+
+    spec = args.scenario or ""
+    settings = settings_for(args)
     try:
         step = parse_duration(args.step)
         end = parse_time(args.end) if args.end else time.time()

@@ -232,15 +232,12 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
 
 
 def cmd(args: argparse.Namespace) -> int:
-    from otelmock import config
-    from otelmock.backfill import parse_duration, schedule
+    from otelmock.backfill import parse_duration, schedule, settings_for
     from otelmock.cli import parse_time
     from otelmock.scenario.loader import discover
 
     spec = args.scenario or ""
-    overrides = {k: v for k, v in (("scenario", spec.split(",")[0].split("@")[0] or None), ("seed", args.seed))
-                 if v is not None}
-    settings = config.load(args.config, None, **overrides)
+    settings = settings_for(args)
     try:
         import PIL  # noqa: F401
     except ImportError:
