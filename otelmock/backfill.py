@@ -34,6 +34,7 @@ import numpy as np
 from otelmock.bridge.otel import sample_labels
 from otelmock.bridge.textformat import dcgm_value, escape_label
 from otelmock.config import Settings
+from otelmock.errors import ConfigError
 from otelmock.exporters import EXPORTERS
 from otelmock.exporters.base import Family, Process
 from otelmock.scenario.loader import Scenario
@@ -467,7 +468,7 @@ def cmd(args: argparse.Namespace) -> int:
         targets = {} if args.no_target_labels else target_labels(
             settings, exporters, args.instance_host, _pairs(args.label, "--label"), _pairs(args.job, "--job"))
     except (ValueError, argparse.ArgumentTypeError) as exc:
-        raise config.ConfigError(str(exc)) from None
+        raise ConfigError(str(exc)) from None
     path = args.out
     if args.promtool_dir and path == "-":
         fd, path = tempfile.mkstemp(suffix=".om", prefix="otelmock-backfill-")
