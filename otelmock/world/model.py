@@ -30,7 +30,7 @@ from otelmock.world.serving_state import build_states
 from otelmock.world.snapshot import Snapshot
 
 BLOCK_S = 3600.0
-_CACHE_BLOCKS = 3
+_CACHE_BLOCKS = 2  # the current block and the one before (load averages warm up on it)
 
 
 @dataclass
