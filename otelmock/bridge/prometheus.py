@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
-from otelmock.bridge.otel import ExporterMeters, otel_name, sample_labels
+from otelmock.bridge.otel import ExporterMeters, otel_name, sample_labels, suffixes
 from otelmock.bridge.textformat import dcgm_value, escape_help, escape_label, go_float, python_float
 from otelmock.exporters.base import Family
 
@@ -49,6 +49,10 @@ class PrometheusBridge:
         self._prefixes: dict[tuple[str, tuple[str, ...], tuple[str, ...]], str] = {}
         self._order: dict[tuple[str, ...], tuple[int, ...]] = {}
         self._fmt = go_float if dialect == "go" else python_float
+        # each family's registered sample suffixes, in registration order (computed once, not per scrape)
+        self._suffixes_of: dict[str, tuple[str, ...]] = {}
+        for fam, suffix in meters.instruments.values():
+            self._suffixes_of[fam.name] = (*self._suffixes_of.get(fam.name, ()), suffix)
         families: Sequence[Family] = meters.families
         self.families = sorted(families, key=lambda f: f.name) if dialect == "go" else list(families)
 
@@ -103,9 +107,7 @@ class PrometheusBridge:
         return "".join(out)
 
     def _family(self, fam: Family, points: dict[str, Rows]) -> list[str]:
-        from otelmock.bridge.otel import suffixes
-
-        present = {s: points.get(otel_name(fam.name + s), []) for s in self._suffixes(fam)}
+        present = {s: points.get(otel_name(fam.name + s), []) for s in self._suffixes_of[fam.name]}
         if self.dialect in ("go", "dcgm") and not any(present.values()):
             return []  # client_golang and dcgm-exporter's template write nothing for a family without series
         lines = [f"# HELP {fam.name} {escape_help(fam.help)}\n", f"# TYPE {fam.name} {fam.type}\n"]
@@ -123,8 +125,6 @@ class PrometheusBridge:
 
     def _python_samples(self, fam: Family, present: dict[str, Rows]) -> list[str]:
         """prometheus_client: one block per series (buckets, _count, _sum ...), labels sorted by name."""
-        from otelmock.bridge.otel import suffixes
-
         groups: dict[tuple[str, ...], list[tuple[str, tuple[str, ...], tuple[str, ...], float]]] = {}
         for suffix, rows in present.items():
             names = sample_labels(fam, suffix) if suffix in suffixes(fam) else fam.labels
@@ -140,8 +140,6 @@ class PrometheusBridge:
                                         tuple(lv[i] for i in order), v))
         return out
 
-    def _suffixes(self, fam: Family) -> tuple[str, ...]:
-        return tuple(s for f, s in self.meters.instruments.values() if f is fam)
 
     def _go_samples(self, fam: Family, present: dict[str, Rows]) -> list[str]:
         order = sorted(fam.labels)
