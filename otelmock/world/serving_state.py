@@ -15,7 +15,7 @@ import numpy as np
 
 from otelmock.types import FloatArray
 from otelmock.world import gpu as h200
-from otelmock.world.deployment import INFRA, MODELS
+from otelmock.world.deployment import MODELS
 from otelmock.rng import hash_uniform, key_of
 from otelmock.world.serving import BLOCK_SIZE, HISTOGRAMS, ServingBlock, gpu_readings, hist_bounds, num_gpu_blocks
 from otelmock.world.snapshot import ContainerState, GpuState, Histogram, LitellmModel, VllmState
@@ -177,7 +177,6 @@ def build_states(
             v[key] = float(np.round(v.get(key, 0.0)))
         gpus.append(GpuState(gid.index, gid.index, gid.uuid, gid.pci_bus_id, gid.serial, "NVIDIA H200",
                              world.settings.gpu.driver_version, offline < 0.5, holders, v))
-    _ = INFRA
     return tuple(gpus), tuple(containers), tuple(vllm), tuple(litellm)
 
 
