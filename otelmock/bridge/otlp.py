@@ -20,6 +20,7 @@ Unset settings fall back to the standard ``OTEL_EXPORTER_OTLP_*`` environment va
 
 from __future__ import annotations
 
+import collections
 import logging
 import math
 import os
@@ -37,7 +38,6 @@ from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter
 from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.metrics.v1.metrics_pb2 import NumberDataPoint
-from opentelemetry.sdk._logs import ReadWriteLogRecord
 from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, LogRecordExporter, LogRecordExportResult
 from opentelemetry.sdk.metrics.export import (
     Gauge,
@@ -293,6 +293,7 @@ class _Counts:
         self.c = {"exports": 0, "requests": 0, "failed_requests": 0, "sent": 0, "dropped": 0, "bytes": 0,
                   "max_request_bytes": 0}
         self.last_error, self.failing, self.batch = "", 0, 0
+        self.overflow: Callable[[], int] = lambda: 0  # records dropped before they reached the exporter
 
     def add(self, **kv: int) -> None:
         with self.lock:
@@ -303,14 +304,15 @@ class _Counts:
         if dropped:
             self.failing += 1
             log.warning("OTLP %s to %s: %d of %d dropped this interval (%s); %d dropped since start", self.what,
-                        self.endpoint, dropped, sent + dropped, self.last_error or "error", self.c["dropped"])
+                        self.endpoint, dropped, sent + dropped, self.last_error or "error", self.stats()["dropped"])
         elif self.failing and sent:
             log.info("OTLP %s to %s: export resumed after %d failed intervals", self.what, self.endpoint, self.failing)
             self.failing = 0
 
     def stats(self) -> dict[str, Any]:
         with self.lock:
-            return {**self.c, "last_error": self.last_error, "failing_intervals": self.failing, "batch": self.batch}
+            c = {**self.c, "dropped": self.c["dropped"] + self.overflow()}
+        return {**c, "last_error": self.last_error, "failing_intervals": self.failing, "batch": self.batch}
 
 
 class OtlpMetricExporter(MetricExporter):
@@ -464,6 +466,23 @@ class OtlpLogExporter(LogRecordExporter):
         return True
 
 
+class _CountingDeque(collections.deque):  # type: ignore[type-arg]
+    """The SDK's bounded queue, counting the oldest records it evicts when full (exactly: both ends locked)."""
+
+    def __init__(self, maxlen: int) -> None:
+        super().__init__((), maxlen)
+        self.lock, self.evicted = threading.Lock(), 0
+
+    def appendleft(self, x: Any) -> None:
+        with self.lock:
+            self.evicted += len(self) == self.maxlen
+            super().appendleft(x)
+
+    def pop(self) -> Any:
+        with self.lock:
+            return super().pop()
+
+
 class OtlpLogProcessor(BatchLogRecordProcessor):
     """A batch processor with a bounded queue whose overflow (oldest records dropped) is counted."""
 
@@ -471,14 +490,12 @@ class OtlpLogProcessor(BatchLogRecordProcessor):
         super().__init__(exporter, schedule_delay_millis=LOG_DELAY_MS,
                          max_export_batch_size=min(LOG_BATCH, max_queue_size), max_queue_size=max_queue_size)
         self.exporter, self.max_queue_size = exporter, max_queue_size
+        self._queue = _CountingDeque(max_queue_size)
+        self._batch_processor._queue = self._queue  # the SDK's own worker pops from it, its emit appends to it
+        exporter.counts.overflow = lambda: self._queue.evicted
 
     def queue_size(self) -> int:
-        return len(getattr(getattr(self, "_batch_processor", None), "_queue", ()))
-
-    def on_emit(self, log_record: ReadWriteLogRecord) -> None:
-        if self.queue_size() >= self.max_queue_size:
-            self.exporter.counts.add(dropped=1)
-        super().on_emit(log_record)
+        return len(self._queue)
 
     def stats(self) -> dict[str, Any]:
         return {**self.exporter.stats(), "queued": self.queue_size()}

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+
+import httpx
 import pytest
 
 from tests.integration.test_prometheus_scrape import query
@@ -36,8 +39,6 @@ VLLM_EXAMPLE = (
 
 @pytest.fixture(scope="module")
 def scraped_all(prometheus: str, mock: dict[str, str]) -> str:
-    import time
-
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         counts = query(prometheus, "count_over_time(up[2m])")
@@ -58,10 +59,23 @@ def test_gpu_dashboard_12239(scraped_all: str, mock: dict[str, str]) -> None:
     assert len(query(scraped_all, 'count by (gpu) (DCGM_FI_DEV_GPU_UTIL)')) == 8
 
 
-def test_vllm_example_dashboard(scraped_all: str) -> None:
-    models = [r["metric"]["model_name"] for r in query(scraped_all, "vllm:num_requests_running")]  # type: ignore[index]
-    assert len(models) == 10
-    model = "meta-llama/Llama-3.1-70B-Instruct"
+def _serving_models(mock: dict[str, str]) -> tuple[set[str], set[str]]:
+    """(every vLLM model of the host, the ones serving now) as the mock's world reports them."""
+    state = httpx.get(f"http://{mock['vllm']}/otelmock/state", timeout=10).json()
+    return {v["model"] for v in state["vllm"]}, {v["model"] for v in state["vllm"] if v["serving"]}
+
+
+def test_vllm_example_dashboard(scraped_all: str, mock: dict[str, str]) -> None:
+    """Every serving model has series (a container that is restarting or loading weights has none, as in vLLM)."""
+    for _ in range(10):  # a container may start or stop serving between the two reads: read again
+        _, serving = _serving_models(mock)
+        models = {r["metric"]["model_name"] for r in query(scraped_all, "vllm:num_requests_running")}  # type: ignore[index]
+        if models == serving:
+            break
+        time.sleep(1)
+    everything, _ = _serving_models(mock)
+    assert len(everything) == 10 and models == serving and len(serving) >= 8
+    model = next(m for m in ("meta-llama/Llama-3.1-70B-Instruct", "meta-llama/Llama-3.1-8B-Instruct") if m in serving)
     empty = [e for e in VLLM_EXAMPLE if not query(scraped_all, e.replace("$m", model))]
     assert empty == []
 
