@@ -34,14 +34,18 @@ log = logging.getLogger(__name__)
 
 
 class _GzipCache:
+    """The last body compressed once. Keyed by the body object itself: an ``id`` can be reused by a new
+    body once the old one is freed, and would then serve the old tick's bytes."""
+
     def __init__(self) -> None:
-        self._key: int | None = None
-        self._body = b""
+        self._last: tuple[bytes, bytes] = (b"", gzip.compress(b"", mtime=0))
 
     def get(self, body: bytes) -> bytes:
-        if self._key != id(body):
-            self._body, self._key = gzip.compress(body, compresslevel=1, mtime=0), id(body)
-        return self._body
+        src, zipped = self._last
+        if src is not body:
+            zipped = gzip.compress(body, compresslevel=1, mtime=0)
+            self._last = (body, zipped)
+        return zipped
 
 
 def exporter_app(exp: MockExporter, title: str, extra_routes: Sequence[BaseRoute] = ()) -> Starlette:
@@ -50,13 +54,14 @@ def exporter_app(exp: MockExporter, title: str, extra_routes: Sequence[BaseRoute
     async def metrics(request: Request) -> Response:
         exp.predictor.observe(time.time())
         exp.process.in_flight += 1
-        try:
-            body = await anyio.to_thread.run_sync(exp.bridge.render)
+        gz = "gzip" in request.headers.get("accept-encoding", "")
+        try:  # rendering and compressing (once per tick) off the event loop: other scrapes go on meanwhile
+            body = await anyio.to_thread.run_sync(lambda: zipped.get(exp.bridge.render()) if gz else exp.bridge.render())
         finally:
             exp.process.in_flight -= 1
         exp.process.scrapes["200"] += 1
-        if "gzip" in request.headers.get("accept-encoding", ""):
-            return Response(zipped.get(body), headers={"Content-Type": CONTENT_TYPE, "Content-Encoding": "gzip"})
+        if gz:
+            return Response(body, headers={"Content-Type": CONTENT_TYPE, "Content-Encoding": "gzip"})
         return Response(body, headers={"Content-Type": CONTENT_TYPE})
 
     async def health(request: Request) -> Response:

@@ -1,0 +1,31 @@
+"""The exporter app: /metrics plain and gzip (as Prometheus asks) carry the same tick's bytes, tick after tick."""
+
+from __future__ import annotations
+
+import gzip
+
+from otelmock.serve import exporter_app
+from tests.api import client, make_runtime
+
+
+def test_gzip_scrape_is_the_plain_scrape_of_the_same_tick_every_tick() -> None:
+    rt, clock = make_runtime(("node",))
+    http = client(exporter_app(rt.exporters["node"], "Node Exporter"))
+    seen = set()
+    for _ in range(30):  # a new body every tick: the compressed copy must follow it
+        zipped = http.get("/metrics", headers={"Accept-Encoding": "gzip"})
+        plain = http.get("/metrics", headers={"Accept-Encoding": "identity"})
+        assert zipped.headers["content-encoding"] == "gzip" and "content-encoding" not in plain.headers
+        assert zipped.headers["content-type"] == plain.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
+        assert zipped.content == plain.content  # the client decompressed it
+        seen.add(plain.content)
+        clock.advance(1.0)
+    assert len(seen) == 30
+
+
+def test_gzip_body_is_compressed_on_the_wire() -> None:
+    rt, _ = make_runtime(("node",))
+    http = client(exporter_app(rt.exporters["node"], "Node Exporter"))
+    with http.stream("GET", "/metrics", headers={"Accept-Encoding": "gzip"}) as r:
+        raw = b"".join(r.iter_raw())
+    assert gzip.decompress(raw).startswith(b"# HELP ") and len(raw) * 5 < len(gzip.decompress(raw))
