@@ -108,6 +108,7 @@ class Settings:
     bind: str
     scenario: str
     scenarios_dir: str
+    state_file: str          # "" or where scenario switches and anomalies are kept across restarts
     render: str              # otel: Prometheus text read through each MeterProvider; direct: same text, no SDK
     exporters: tuple[str, ...]
     host: Host
@@ -136,6 +137,7 @@ SCHEMA: dict[str, tuple[type, Any, str]] = {
     "scenario": (str, lambda v: bool(v), "a scenario name"),
     "scenarios_dir": (str, lambda v: True, "a folder path"),
     "render": (str, lambda v: v in ("otel", "direct"), "otel or direct"),
+    "state_file": (str, lambda v: len(v) < 4096, "a file path (or empty)"),
     "exporters": (tuple, lambda v: bool(v) and all(e in (*EXPORTER_NAMES, "all") for e in v),
                   f"a list of all, {', '.join(EXPORTER_NAMES)}"),
     "host.hostname": (str, lambda v: len(v) <= 63 and all(c.isalnum() or c in "-." for c in v), "a hostname"),

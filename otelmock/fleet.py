@@ -63,8 +63,12 @@ def host_settings(settings: Settings, i: int) -> Settings:
         raise ConfigError(f"--hosts: host index {index} is above {MAX_INDEX}")
     hostname = f"{settings.host.hostname}-{i}" if settings.host.hostname and i else settings.host.hostname
     base = settings.vllm.per_container_base_port
+    state_file = settings.state_file  # host i keeps its own: state.json, state-1.json, state-2.json ...
+    if state_file and i:
+        state_file = str(Path(state_file).with_name(f"{Path(state_file).stem}-{i}{Path(state_file).suffix}"))
     return dataclasses.replace(
-        settings, exporters=_names(settings), host=dataclasses.replace(settings.host, index=index, hostname=hostname),
+        settings, exporters=_names(settings), state_file=state_file,
+        host=dataclasses.replace(settings.host, index=index, hostname=hostname),
         ports=dataclasses.replace(settings.ports, **ports),
         vllm=dataclasses.replace(settings.vllm, per_container_base_port=base + PORT_STRIDE * i if base else 0))
 

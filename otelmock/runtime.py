@@ -11,23 +11,25 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.resources import Resource
 
+from otelmock import state
 from otelmock.bridge.otel import ExporterMeters
 from otelmock.bridge.otlp import OtlpConfig, otlp_readers
 from otelmock.bridge.prometheus import PrometheusBridge
 from otelmock.clock import Clock
 from otelmock.config import Settings
+from otelmock.errors import ScenarioError, StartupError
 from otelmock.exporters import EXPORTERS, vllm
 from otelmock.exporters.base import Family, Process
 from otelmock.exporters.pyclient import extra_suffixes
 from otelmock.prerender import ScrapePredictor
-from otelmock.errors import ScenarioError
 from otelmock.scenario.anomaly import KINDS, Anomaly
 from otelmock.scenario.loader import Scenario
-from otelmock.scenario.timeline import Segment
+from otelmock.scenario.timeline import Segment, Timeline
 from otelmock.world.deployment import MODELS
 from otelmock.world.model import World
 from otelmock.world.snapshot import Snapshot
@@ -47,6 +49,7 @@ class MockExporter:
 
 MAX_ANOMALIES = 200
 MAX_DURATION_S = 7 * 86_400.0
+RESTART_ONLY = ("seed", "tick_s", "bind", "ports", "host", "gpu", "exporters", "otlp", "render", "state_file")
 
 
 class Runtime:
@@ -61,6 +64,8 @@ class Runtime:
         self._step_lock = threading.Lock()
         self.on_tick: list[Callable[[Snapshot], None]] = []  # e.g. the log writer; called from the world thread
         self._next_id = 0
+        if settings.state_file:
+            self._restore()
         self._latest: Snapshot = world.snapshot(world.tick_at(clock.now()))
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -151,32 +156,75 @@ class Runtime:
         with self._control:
             start = self._next_tick_t()
             seg = Segment(name, start, {**self.scenarios[name].params, **self.settings.params}, ramp_s)
-            self.world.set_timeline(self.world.timeline.then(seg), self.world.tick_at(start))
+            self._set_timeline(self.world.timeline.then(seg), start)
             return seg
 
     def start_anomaly(self, kind: str, target: str = "", magnitude: float | None = None,
                       duration_s: float = 300.0, ramp_s: float = 0.0) -> Anomaly:
-        spec = KINDS.get(kind)
-        if spec is None:
-            raise ScenarioError(f"unknown anomaly kind {kind!r} (available: {', '.join(sorted(KINDS))})")
-        _, mode, (lo, hi), default_mag, target_kind = spec
-        target = self._check_target(target_kind, target)
-        magnitude = default_mag if magnitude is None else magnitude
-        if not lo <= magnitude <= hi:
-            raise ScenarioError(f"magnitude: {magnitude} is outside [{lo:g}, {hi:g}] for {kind}")
-        if mode != "event" and not 1 <= duration_s <= MAX_DURATION_S:
-            raise ScenarioError(f"duration_s: {duration_s} is outside [1, {MAX_DURATION_S:g}]")
-        if not 0 <= ramp_s <= max(duration_s, 0):
-            raise ScenarioError(f"ramp_s: {ramp_s} is outside [0, duration_s]")
+        magnitude = KINDS[kind][3] if magnitude is None and kind in KINDS else magnitude
+        target, mode = self.check_anomaly(kind, target, magnitude, duration_s, ramp_s)
         with self._control:
             if len(self.active_anomalies()) >= MAX_ANOMALIES:
                 raise ScenarioError(f"too many active anomalies (at most {MAX_ANOMALIES})")
             self._next_id += 1
             start = self._next_tick_t()
-            a = Anomaly(f"a{self._next_id}", kind, target, float(magnitude), start,
+            a = Anomaly(f"a{self._next_id}", kind, target, float(magnitude or 0.0), start,
                         0.0 if mode == "event" else float(duration_s), float(ramp_s))
-            self.world.set_timeline(self.world.timeline.with_anomaly(a), self.world.tick_at(start))
+            self._set_timeline(self.world.timeline.with_anomaly(a), start)
             return a
+
+    def check_anomaly(self, kind: str, target: str, magnitude: float | None, duration_s: float, ramp_s: float,
+                      *, saved: bool = False) -> tuple[str, str]:
+        """(the target as stored, the kind's mode), or ScenarioError saying what is wrong. ``saved``: an anomaly
+        read back from the state file, which may have been stopped early (a shorter duration than its ramp)."""
+        spec = KINDS.get(kind)
+        if spec is None:
+            raise ScenarioError(f"unknown anomaly kind {kind!r} (available: {', '.join(sorted(KINDS))})")
+        _, mode, (lo, hi), _, target_kind = spec
+        target = self._check_target(target_kind, target)
+        if magnitude is None or not lo <= magnitude <= hi:
+            raise ScenarioError(f"magnitude: {magnitude} is outside [{lo:g}, {hi:g}] for {kind}")
+        if mode != "event" and not (0 if saved else 1) <= duration_s <= MAX_DURATION_S:
+            raise ScenarioError(f"duration_s: {duration_s} is outside [1, {MAX_DURATION_S:g}]")
+        if not 0 <= ramp_s <= (MAX_DURATION_S if saved else max(duration_s, 0)):
+            raise ScenarioError(f"ramp_s: {ramp_s} is outside [0, duration_s]")
+        return target, mode
+
+    def _set_timeline(self, timeline: Timeline, from_t: float) -> None:
+        """Apply a change from ``from_t`` on (caller holds ``_control``) and save it when a state file is set."""
+        self.world.set_timeline(timeline, self.world.tick_at(from_t))
+        self._save()
+
+    def _state_ident(self) -> dict[str, object]:
+        return state.identity(self.settings.seed, self.world.ident.hostname, self.settings.tick_s)
+
+    def _restore(self) -> None:
+        """Take the timeline of the state file (if there is one), then write the file: an unwritable path fails
+        here, at start, rather than at the first change."""
+        path = Path(self.settings.state_file)
+
+        def check(kind: str, target: str, magnitude: float, duration_s: float, ramp_s: float) -> None:
+            self.check_anomaly(kind, target, magnitude, duration_s, ramp_s, saved=True)
+
+        saved = state.read(path, self._state_ident(), check)
+        if saved is not None:
+            self.world.set_timeline(saved, 0)
+            self._next_id = max((int(a.id[1:]) for a in saved.anomalies), default=0)
+            log.info("state file %s: resuming %d scenario segments and %d anomalies", path, len(saved.segments),
+                     len(saved.anomalies))
+        try:
+            state.write(path, state.to_doc(self.world.timeline, self._state_ident()))
+        except OSError as exc:
+            raise StartupError(f"state_file {path}: cannot write ({exc.strerror or exc})") from None
+
+    def _save(self) -> None:
+        if not self.settings.state_file:
+            return
+        try:
+            state.write(Path(self.settings.state_file), state.to_doc(self.world.timeline, self._state_ident()))
+        except OSError as exc:  # the change stands; a restart would not see it
+            log.error("state file %s not written (%s): a restart would not resume this change",
+                      self.settings.state_file, exc.strerror or exc)
 
     def _check_target(self, target_kind: str, target: str) -> str:
         if target_kind == "none":
@@ -199,8 +247,7 @@ class Runtime:
         that only a restart can change (ports, seed, host identity) are reported, not applied.
         """
         with self._control:
-            needs_restart = [f for f in ("seed", "tick_s", "bind", "ports", "host", "gpu", "exporters", "otlp", "render")
-                             if getattr(settings, f) != getattr(self.settings, f)]
+            needs_restart = [f for f in RESTART_ONLY if getattr(settings, f) != getattr(self.settings, f)]
             active = self.world.timeline.active(self.clock.now()).name
             self.scenarios = scenarios
             self.settings = settings.__class__(**{**{f: getattr(settings, f) for f in settings.__slots__},
@@ -215,7 +262,7 @@ class Runtime:
             found = [a for a in self.world.timeline.anomalies if a.id == anomaly_id]
             if not found:
                 raise ScenarioError(f"no anomaly {anomaly_id!r}")
-            self.world.set_timeline(self.world.timeline.stop_anomaly(anomaly_id, now), self.world.tick_at(now))
+            self._set_timeline(self.world.timeline.stop_anomaly(anomaly_id, now), now)
             return next(a for a in self.world.timeline.anomalies if a.id == anomaly_id)
 
     def active_anomalies(self) -> tuple[Anomaly, ...]:

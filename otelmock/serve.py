@@ -55,8 +55,11 @@ def exporter_app(exp: MockExporter, title: str, extra_routes: Sequence[BaseRoute
         exp.predictor.observe(time.time())
         exp.process.in_flight += 1
         gz = "gzip" in request.headers.get("accept-encoding", "")
-        try:  # rendering and compressing (once per tick) off the event loop: other scrapes go on meanwhile
-            body = await anyio.to_thread.run_sync(lambda: zipped.get(exp.bridge.render()) if gz else exp.bridge.render())
+        def body_of() -> bytes:  # rendering and compressing (once per tick) off the event loop
+            return zipped.get(exp.bridge.render()) if gz else exp.bridge.render()
+
+        try:
+            body = await anyio.to_thread.run_sync(body_of)
         finally:
             exp.process.in_flight -= 1
         exp.process.scrapes["200"] += 1

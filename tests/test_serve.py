@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 
+from otelmock.bridge.prometheus import CONTENT_TYPE
 from otelmock.serve import exporter_app
 from tests.api import client, make_runtime
 
@@ -16,7 +17,7 @@ def test_gzip_scrape_is_the_plain_scrape_of_the_same_tick_every_tick() -> None:
         zipped = http.get("/metrics", headers={"Accept-Encoding": "gzip"})
         plain = http.get("/metrics", headers={"Accept-Encoding": "identity"})
         assert zipped.headers["content-encoding"] == "gzip" and "content-encoding" not in plain.headers
-        assert zipped.headers["content-type"] == plain.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
+        assert zipped.headers["content-type"] == plain.headers["content-type"] == CONTENT_TYPE
         assert zipped.content == plain.content  # the client decompressed it
         seen.add(plain.content)
         clock.advance(1.0)
