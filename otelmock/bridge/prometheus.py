@@ -48,6 +48,9 @@ class PrometheusBridge:
         self._cached: tuple[int, int, bytes] | None = None
         self._prefixes: dict[tuple[str, tuple[str, ...], tuple[str, ...]], str] = {}
         self._order: dict[tuple[str, ...], tuple[int, ...]] = {}
+        # family -> (its series last scrape, HELP/TYPE lines, [(sample prefix, value index)])
+        self._layouts: dict[str, tuple[tuple[tuple[tuple[str, ...], ...], ...], list[str] | None,
+                                       list[tuple[str, int]]]] = {}
         self._fmt = go_float if dialect == "go" else python_float
         # each family's registered sample suffixes, in registration order (computed once, not per scrape)
         self._suffixes_of: dict[str, tuple[str, ...]] = {}
@@ -91,8 +94,7 @@ class PrometheusBridge:
         samples = self.meters.samples()
         points: dict[str, Rows] = {}
         for iname, (fam, suffix) in self.meters.instruments.items():
-            rows = [(tuple(map(str, lv)), float(v)) for lv, v in samples.get(fam.name, {}).get(suffix, ())
-                    if math.isfinite(v)]
+            rows = [(lv, float(v)) for lv, v in samples.get(fam.name, {}).get(suffix, ()) if math.isfinite(v)]
             if rows:
                 points[iname] = rows
         return points
@@ -107,68 +109,94 @@ class PrometheusBridge:
         return "".join(out)
 
     def _family(self, fam: Family, points: dict[str, Rows]) -> list[str]:
+        """The family's lines. Where its series are the ones of the last scrape (almost always), the lines' order
+        and label prefixes are reused and only the values are written."""
         present = {s: points.get(otel_name(fam.name + s), []) for s in self._suffixes_of[fam.name]}
-        if self.dialect in ("go", "dcgm") and not any(present.values()):
-            return []  # client_golang and dcgm-exporter's template write nothing for a family without series
-        lines = [f"# HELP {fam.name} {escape_help(fam.help)}\n", f"# TYPE {fam.name} {fam.type}\n"]
+        series = tuple(tuple(lv for lv, _ in rows) for rows in present.values())
+        layout = self._layouts.get(fam.name)
+        if layout is None or layout[0] != series:
+            layout = self._layouts[fam.name] = (series, *self._layout(fam, present))
+        _, head, lines = layout
+        if head is None:
+            return []
+        values = [v for rows in present.values() for _, v in rows]
+        values.append(0.0)  # a histogram's _sum or _count that has no point of its own
         if self.dialect == "dcgm":
-            lines[0] = f"# HELP {fam.name} {fam.help}\n"
-            for lv, v in present[""]:
-                labels = ",".join(f'{n}="{escape_label(x)}"' for n, x in zip(fam.labels, lv, strict=True) if x)
-                lines.append(f"{fam.name}{{{labels}}} {dcgm_value(v, fam.int_format)}\n")
-            return lines
-        if self.dialect == "python":
-            if fam.name.endswith("_created") and not any(present.values()):
-                return []  # prometheus_client writes a _created family only once it has samples
-            return lines + self._python_samples(fam, present)
-        return lines + self._go_samples(fam, present)
+            return head + [f"{prefix}{dcgm_value(values[i], fam.int_format)}\n" for prefix, i in lines]
+        fmt = self._fmt
+        return head + [f"{prefix}{fmt(values[i])}\n" for prefix, i in lines]
 
-    def _python_samples(self, fam: Family, present: dict[str, Rows]) -> list[str]:
+    def _layout(self, fam: Family, present: dict[str, Rows]) -> tuple[list[str] | None, list[tuple[str, int]]]:
+        """(HELP and TYPE lines or None when the family writes nothing, [(sample prefix, index of its value)])
+        with the values numbered in ``present``'s order."""
+        n = 0
+        indexed: dict[str, list[tuple[tuple[str, ...], int]]] = {}
+        for suffix, rows in present.items():
+            indexed[suffix] = [(lv, n + i) for i, (lv, _) in enumerate(rows)]
+            n += len(rows)
+        if self.dialect in ("go", "dcgm") and not n:
+            return None, []  # client_golang and dcgm-exporter's template write nothing for a family without series
+        head = [f"# HELP {fam.name} {escape_help(fam.help)}\n", f"# TYPE {fam.name} {fam.type}\n"]
+        if self.dialect == "dcgm":
+            head[0] = f"# HELP {fam.name} {fam.help}\n"
+            lines = []
+            for lv, i in indexed[""]:
+                labels = ",".join(f'{k}="{escape_label(x)}"' for k, x in zip(fam.labels, lv, strict=True) if x)
+                lines.append((f"{fam.name}{{{labels}}} ", i))
+            return head, lines
+        if self.dialect == "python":
+            if fam.name.endswith("_created") and not n:
+                return None, []  # prometheus_client writes a _created family only once it has samples
+            return head, self._python_samples(fam, indexed)
+        return head, self._go_samples(fam, indexed, zero=n)
+
+    def _python_samples(self, fam: Family, present: dict[str, list[tuple[tuple[str, ...], int]]],
+                        ) -> list[tuple[str, int]]:
         """prometheus_client: one block per series (buckets, _count, _sum ...), labels sorted by name."""
-        groups: dict[tuple[str, ...], list[tuple[str, tuple[str, ...], tuple[str, ...], float]]] = {}
+        groups: dict[tuple[str, ...], list[tuple[str, tuple[str, ...], tuple[str, ...], int]]] = {}
         for suffix, rows in present.items():
             names = sample_labels(fam, suffix) if suffix in suffixes(fam) else fam.labels
-            for lv, v in rows:
-                groups.setdefault(lv[: len(fam.labels)], []).append((suffix, names, lv, v))
+            for lv, i in rows:
+                groups.setdefault(lv[: len(fam.labels)], []).append((suffix, names, lv, i))
         out = []
         for rows in groups.values():
-            for suffix, names, lv, v in rows:
+            for suffix, names, lv, i in rows:
                 order = self._order.get(names)
                 if order is None:
                     order = self._order[names] = tuple(sorted(range(len(names)), key=names.__getitem__))
-                out.append(self._sample(fam.name + suffix, tuple(names[i] for i in order),
-                                        tuple(lv[i] for i in order), v))
+                out.append((self._prefix(fam.name + suffix, tuple(names[j] for j in order),
+                                         tuple(lv[j] for j in order)), i))
         return out
 
-
-    def _go_samples(self, fam: Family, present: dict[str, Rows]) -> list[str]:
+    def _go_samples(self, fam: Family, present: dict[str, list[tuple[tuple[str, ...], int]]],
+                    zero: int) -> list[tuple[str, int]]:
         order = sorted(fam.labels)
         idx = [fam.labels.index(n) for n in order]
         names = tuple(order)
         lines = []
         if fam.type in ("histogram", "summary"):
             first = "_bucket" if fam.type == "histogram" else ""
-            groups: dict[tuple[str, ...], Rows] = {}
-            for lv, v in present.get(first, []):
-                groups.setdefault(lv[:-1], []).append((lv, v))
+            groups: dict[tuple[str, ...], list[tuple[tuple[str, ...], int]]] = {}
+            for lv, i in present.get(first, []):
+                groups.setdefault(lv[:-1], []).append((lv, i))
             sums = dict(present.get("_sum", []))
             counts = dict(present.get("_count", []))
             extra = "le" if fam.type == "histogram" else "quantile"
-            for base in sorted(groups, key=lambda b: tuple(b[i] for i in idx)):
-                sb = tuple(base[i] for i in idx)
-                for lv, v in sorted(groups[base], key=lambda row: _le_key(row[0])):
-                    lines.append(self._sample(fam.name + first, (*names, extra), (*sb, lv[-1]), v))
-                lines.append(self._sample(fam.name + "_sum", names, sb, sums.get(base, 0.0)))
-                lines.append(self._sample(fam.name + "_count", names, sb, counts.get(base, 0.0)))
+            for base in sorted(groups, key=lambda b: tuple(b[k] for k in idx)):
+                sb = tuple(base[k] for k in idx)
+                for lv, i in sorted(groups[base], key=lambda row: _le_key(row[0])):
+                    lines.append((self._prefix(fam.name + first, (*names, extra), (*sb, lv[-1])), i))
+                lines.append((self._prefix(fam.name + "_sum", names, sb), sums.get(base, zero)))
+                lines.append((self._prefix(fam.name + "_count", names, sb), counts.get(base, zero)))
             return lines
-        rows = sorted((tuple(lv[i] for i in idx), v) for lv, v in present[""])
-        return [self._sample(fam.name, names, lv, v) for lv, v in rows]
+        rows = sorted((tuple(lv[k] for k in idx), i) for lv, i in present[""])
+        return [(self._prefix(fam.name, names, lv), i) for lv, i in rows]
 
     def _labels(self, names: Sequence[str], values: Sequence[str]) -> str:
         return ",".join(f'{n}="{escape_label(v)}"' for n, v in zip(names, values, strict=True))
 
-    def _sample(self, name: str, names: tuple[str, ...], values: tuple[str, ...], v: float) -> str:
-        """One sample line; the ``name{labels} `` prefix of a series is rendered once and reused."""
+    def _prefix(self, name: str, names: tuple[str, ...], values: tuple[str, ...]) -> str:
+        """A series' ``name{labels} `` (rendered once, shared by every layout that writes it)."""
         key = (name, names, values)
         prefix = self._prefixes.get(key)
         if prefix is None:
@@ -176,4 +204,4 @@ class PrometheusBridge:
             if len(self._prefixes) > 500_000:  # series churn (restarts, new label values): start over
                 self._prefixes.clear()
             self._prefixes[key] = prefix
-        return prefix + self._fmt(v) + "\n"
+        return prefix

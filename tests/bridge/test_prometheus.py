@@ -88,3 +88,53 @@ def test_a_failing_family_is_left_out_not_the_scrape() -> None:
     meters = ExporterMeters("t", fams, Resource.create({}), lambda: (_snap(1), Process(0.0)), [reader])
     text = PrometheusBridge(meters, reader, "go").render().decode()
     assert "alpha_total 1\n" in text and "bad" not in text
+
+
+def _churn(s: Snapshot, p: Process) -> Iterable[tuple[str, tuple[str, ...], float]]:
+    t = int(s.extra["v"])
+    for name in ("b", "a", "c")[: 1 + t % 3]:  # one, two, three series, then one again
+        yield "", (name,), float(t)
+
+
+def test_layout_follows_series_that_come_and_go_in_every_dialect_and_source() -> None:
+    """The lines' order and prefixes are reused while the series stay; any change of series lays them out again."""
+    for dialect in ("go", "python", "dcgm"):
+        fams = (Family("churn", "gauge", "Churn.", ("m",), _churn),
+                *(f for f in FAMILIES if dialect != "dcgm" or f.type != "histogram"))  # dcgm-exporter has none
+        snap = [_snap(0)]
+        bridges = []
+        for source in ("otel", "direct"):
+            reader = InMemoryMetricReader()
+            meters = ExporterMeters("t", fams, Resource.create({}), lambda snap=snap: (snap[0], Process(0.0)), [reader])
+            bridges.append(PrometheusBridge(meters, reader, dialect, source))
+        for tick in (0, 1, 2, 3, 3, 5, 6):
+            snap[0] = _snap(tick)
+            texts = [b.render().decode() for b in bridges]
+            assert texts[0] == texts[1]
+            churn = [line for line in texts[0].splitlines() if line.startswith("churn{")]
+            names = ("b", "a", "c")[: 1 + tick % 3]
+            want = sorted(names) if dialect == "go" else list(names)
+            assert [line.split('"')[1] for line in churn] == want, (dialect, tick, churn)
+            assert all(line.rsplit(" ", 1)[1] in (str(tick), f"{tick}.0", f"{tick}.000000") for line in churn), churn
+
+
+def test_every_exporter_writes_label_values_as_strings() -> None:
+    """The bridge takes label values as they come (no conversion per sample): every family must give str."""
+    import time
+
+    from otelmock import config
+    from otelmock.clock import SimClock
+    from otelmock.exporters import EXPORTERS
+    from otelmock.runtime import Runtime
+    from otelmock.scenario.loader import discover
+    from otelmock.scenario.timeline import Timeline
+    from otelmock.world.model import World
+
+    s = config.load(environ={}, exporters=list(EXPORTERS))
+    rt = Runtime(s, World(s, Timeline.constant("degraded", discover()["degraded"].params)),
+                 SimClock(time.time() // 1), dict(discover()))
+    bad = [(e.name, fam, suffix, lv) for e in rt.exporters.values() for fam, per in e.meters.samples().items()
+           for suffix, rows in per.items() for lv, _ in rows if not all(type(x) is str for x in lv)]
+    assert bad == []
+    assert sum(len(rows) for e in rt.exporters.values() for per in e.meters.samples().values()
+               for rows in per.values()) > 5000
