@@ -110,6 +110,14 @@ class _Server(uvicorn.Server):
     def capture_signals(self) -> Generator[None, None, None]:  # signals are handled once, in serve_all
         yield
 
+    async def main_loop(self) -> None:
+        """uvicorn's loop wakes ten times a second to refresh the Date header and look for a stop; once a second,
+        on the second, does both (six servers idle at a tenth of the CPU; a stop waits at most a second)."""
+        counter = 0
+        while not await self.on_tick(counter):
+            counter = (counter + 10) % 864_000
+            await asyncio.sleep(1.0005 - time.time() % 1.0)
+
 
 async def serve_all(
     apps: Sequence[tuple[Any, socket.socket]], on_stop: Callable[[], None] | None = None,
