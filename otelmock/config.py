@@ -80,6 +80,7 @@ class Logs:
     compress: bool
     access_sample: int       # success access lines kept per container per tick
     stats_interval_s: float  # vLLM engine statistics period
+    write_interval_s: float  # lines are generated and appended in batches this often (each keeps its own time)
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +175,7 @@ SCHEMA: dict[str, tuple[type, Any, str]] = {
     "logs.compress": (bool, lambda v: True, "true or false"),
     "logs.access_sample": (int, *_rng(0, 10_000)),
     "logs.stats_interval_s": (float, *_rng(1, 3600)),
+    "logs.write_interval_s": (float, *_rng(0, 60)),
     "gpu.driver_version": (str, lambda v: bool(v), "a driver version such as 580.159.04"),
     **{f"ports.{name}": (int, *_PORT) for name in (*EXPORTER_NAMES, "control")},
 }

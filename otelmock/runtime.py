@@ -63,6 +63,8 @@ class Runtime:
         self._control = threading.Lock()
         self._step_lock = threading.Lock()
         self.on_tick: list[Callable[[Snapshot], None]] = []  # e.g. the log writer; called from the world thread
+        self.listen_every = 1  # ticks between calls of the listeners (each tick costs a world snapshot)
+        self._listened = -(2**62)
         self._next_id = 0
         if settings.state_file:
             self._restore()
@@ -124,14 +126,18 @@ class Runtime:
         while not self._stop.is_set():
             try:
                 self._prerender(time.time(), period)
-                if self.on_tick:
-                    snap = self.step()
-                    for listener in self.on_tick:
-                        listener(snap)
+                if self.on_tick and self.world.tick_at(self.clock.now()) - self._listened >= self.listen_every:
+                    self._listen()
             except Exception:  # the tick path never dies; the last snapshot keeps being served
                 log.exception("world tick failed; serving the previous snapshot")
             now = time.time()
             self._stop.wait(period - (now % period) + 0.001 if self.settings.speed == 1 else period)
+
+    def _listen(self) -> None:
+        snap = self.step()
+        for listener in self.on_tick:
+            listener(snap)
+        self._listened = snap.tick
 
     def _prerender(self, now: float, period: float) -> None:
         """Render, for this tick, each exporter a regular scraper is expected to ask before the next tick."""
@@ -291,6 +297,7 @@ class Runtime:
         from otelmock.logs.sink import DockerLogSink
 
         cfg = self.settings.logs
+        self.listen_every = max(1, round(cfg.write_interval_s / self.settings.tick_s))
         gen = LogGenerator(self.settings.seed, LogRates(access_sample=cfg.access_sample,
                                                         stats_interval_s=cfg.stats_interval_s))
         policy = RotationPolicy.from_log_opts({"max-size": cfg.max_size, "max-file": str(cfg.max_file),
@@ -314,6 +321,11 @@ class Runtime:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
+            if self.on_tick and not self._thread.is_alive():
+                try:  # the lines since the last batch, so a stop loses none
+                    self._listen()
+                except Exception:
+                    log.exception("last log batch not written")
         # in parallel: one after another, a Collector that does not answer would cost 5 x its timeout
         threads = [threading.Thread(target=e.meters.shutdown, daemon=True) for e in self.exporters.values()]
         for th in threads:
