@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -138,19 +139,26 @@ async def _scrape_loop(s: Scraper, interval: float, phase: float, until: float, 
         conn[1].close()
 
 
-def scrape(targets: dict[str, str], clients: int, interval: float,
-           seconds: float) -> tuple[list[Scraper], dict[int, bytes]]:
-    """``clients`` scrapers per target, each every ``interval`` s, phases spread evenly over the interval."""
+def scrape(targets: dict[str, str], clients: int, interval: float, seconds: float,
+           sample: Callable[[], float] | None = None) -> tuple[list[Scraper], dict[int, bytes], list[float]]:
+    """``clients`` scrapers per target, each every ``interval`` s, phases spread evenly over the interval;
+    ``sample()`` (e.g. the mock's RSS) is read every tenth of the run."""
     scrapers = [Scraper(t, a) for t, a in targets.items() for _ in range(clients)]
     bodies: dict[int, bytes] = {}
+    samples: list[float] = []
+
+    async def sampler(until: float) -> None:
+        while sample is not None and time.monotonic() < until:
+            samples.append(sample())
+            await asyncio.sleep(seconds / 10)
 
     async def run() -> None:
         until = time.monotonic() + seconds
-        await asyncio.gather(*(_scrape_loop(s, interval, interval * i / len(scrapers), until, bodies)
-                               for i, s in enumerate(scrapers)))
+        await asyncio.gather(sampler(until), *(_scrape_loop(s, interval, interval * i / len(scrapers), until, bodies)
+                                               for i, s in enumerate(scrapers)))
 
     asyncio.run(run())
-    return scrapers, bodies
+    return scrapers, bodies, samples
 
 
 def _counters(body: bytes) -> dict[bytes, float]:

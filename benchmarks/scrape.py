@@ -23,7 +23,7 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.integration.conftest import NODE_EXPORTER_FLAGS, free_port, wait_http  # noqa: E402
+from tests.integration.conftest import NODE_EXPORTER_FLAGS, free_port, wait_http
 
 PORT_KEYS = {"node": "NODE", "dcgm": "DCGM", "cadvisor": "CADVISOR", "litellm": "LITELLM", "vllm": "VLLM"}
 

@@ -1,105 +1,90 @@
-"""Soak: 50 concurrent scrapers on every exporter port for a bounded time, against ``otelmock run``.
+"""Soak: 50 concurrent scrapers on every exporter port of ``otelmock run`` for a bounded time.
 
-    python benchmarks/soak.py [--seconds 60] [--clients 50] [--hosts 1]
+    .venv/bin/python benchmarks/soak.py                                # 1 host, 50 scrapers per port, each every 1 s
+    .venv/bin/python benchmarks/soak.py --hosts 10 --interval 15       # the 10-host fleet, 2,500 scrapers
+    .venv/bin/python benchmarks/soak.py --wrk 20                       # also wrk -c50 on every port at once, 20 s
 
-Reports per exporter: requests/s, p50/p99 latency, errors; the mock's RSS before and after; and whether
-every counter of every scrape of every client stayed monotonic (per client, per series). Loopback only.
+Scrapers behave like Prometheus servers (benchmarks/loadgen.py): keep-alive, gzip, each on its own schedule, open
+loop, so latency is what a scraper sees and not the length of a queue the load tool builds itself. Reports per
+exporter: requests/s, p50/p99 latency against the unloaded median (the same client, one scraper per port, first),
+errors; the mock's RSS before and after; and counter decreases over every scrape of every scraper.
+``--wrk`` adds Debian's wrk (closed loop: 50 connections per port, as fast as they go) for the capacity ceiling.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import os
-import statistics
+import re
+import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import httpx
-from prometheus_client.parser import text_string_to_metric_families
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.scrape import PORT_KEYS, rss_mib  # noqa: E402
-from tests.integration.conftest import free_port, wait_http  # noqa: E402
+from benchmarks.loadgen import counter_decreases, machine, pct, scrape, start_mock
 
 
-def counters(text: str) -> dict[str, float]:
+def wrk(targets: dict[str, str], seconds: float) -> dict[str, str]:
+    """wrk -t1 -c50 on every target at once; its requests/s and latency percentiles per target."""
+    exe = shutil.which("wrk")
+    if exe is None:
+        return {t: "wrk not installed (apt-get install -y wrk)" for t in targets}
+    procs = {t: subprocess.Popen([exe, "-t1", "-c50", f"-d{seconds:.0f}s", "--latency", "-H", "Accept-Encoding: gzip",
+                                  f"http://{a}/metrics"], stdout=subprocess.PIPE, text=True)
+             for t, a in targets.items()}
     out = {}
-    for fam in text_string_to_metric_families(text):
-        if fam.type in ("counter", "histogram"):
-            for s in fam.samples:
-                if s.name.endswith(("_total", "_bucket", "_count")) or fam.type == "counter":
-                    out[s.name + repr(sorted(s.labels.items()))] = s.value
+    for t, p in procs.items():
+        text = p.communicate()[0]
+        rps = re.search(r"Requests/sec:\s+([\d.]+)", text)
+        p50, p99 = (re.search(rf"\s{q}%\s+(\S+)", text) for q in ("50", "99"))
+        errors = re.search(r"Non-2xx or 3xx responses: (\d+)|Socket errors: (.*)", text)
+        out[t] = (f"{float(rps.group(1)) if rps else 0:7.1f} req/s  p50 {p50.group(1) if p50 else '?':>8}  "
+                  f"p99 {p99.group(1) if p99 else '?':>8}  {errors.group(0) if errors else 'no errors'}")
     return out
 
 
-async def client(url: str, until: float, lat: list[float], errors: list[str], check: bool, bad: list[str]) -> None:
-    last: dict[str, float] = {}
-    async with httpx.AsyncClient(timeout=10) as c:
-        while time.monotonic() < until:
-            t = time.perf_counter()
-            try:
-                r = await c.get(url)
-                lat.append((time.perf_counter() - t) * 1000)
-                if r.status_code != 200:
-                    errors.append(str(r.status_code))
-                elif check:
-                    now = counters(r.text)
-                    bad.extend(k for k, v in now.items() if v < last.get(k, 0) and "start" not in k)
-                    last = now
-            except httpx.HTTPError as exc:
-                errors.append(type(exc).__name__)
-            await asyncio.sleep(0.05)
-
-
-async def soak(ports: dict[str, int], seconds: float, clients: int) -> dict[str, tuple[list[float], list[str], list[str]]]:
-    until = time.monotonic() + seconds
-    results = {n: ([], [], []) for n in ports}
-    tasks = [client(f"http://127.0.0.1:{p}/metrics", until, *results[n][:2], i == 0, results[n][2])
-             for n, p in ports.items() for i in range(clients)]
-    await asyncio.gather(*tasks)
-    return results
-
-
 def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--seconds", type=float, default=60)
-    ap.add_argument("--clients", type=int, default=50)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--hosts", type=int, default=1)
+    ap.add_argument("--clients", type=int, default=50, help="scrapers per exporter port (default 50)")
+    ap.add_argument("--interval", type=float, default=1.0, help="seconds between a scraper's scrapes (default 1)")
+    ap.add_argument("--seconds", type=float, default=60.0)
+    ap.add_argument("--wrk", type=float, default=0.0, help="then wrk on every port at once for this long")
     args = ap.parse_args()
-    ports = {n: free_port() for n in PORT_KEYS}
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OTELMOCK_")}
-    env.update(OTELMOCK_BIND="127.0.0.1", OTELMOCK_PORTS__CONTROL=str(free_port()), OTELMOCK_LOGS__ENABLED="false", **{f"OTELMOCK_PORTS__{PORT_KEYS[n]}": str(p) for n, p in ports.items()})
-    mock = subprocess.Popen([sys.executable, "-m", "otelmock", "run"], env=env, stderr=subprocess.DEVNULL)
+    print(f"machine: {machine()}")
+    mock = start_mock(args.hosts, logs=True)
     try:
-        for p in ports.values():
-            wait_http(f"http://127.0.0.1:{p}/health", timeout_s=60, proc=mock)
-        for p in ports.values():  # unloaded medians first
-            wait_http(f"http://127.0.0.1:{p}/metrics")
-        unloaded = {}
-        for n, p in ports.items():
-            xs = []
-            for _ in range(20):
-                t = time.perf_counter()
-                wait_http(f"http://127.0.0.1:{p}/metrics")
-                xs.append((time.perf_counter() - t) * 1000)
-            unloaded[n] = statistics.median(xs)
-        rss0 = rss_mib(mock.pid)
-        res = asyncio.run(soak(ports, args.seconds, args.clients))
-        rss1 = rss_mib(mock.pid)
-        print(f"{args.clients} clients per port for {args.seconds:.0f} s, {os.cpu_count()} cores")
-        for n, (lat, errors, bad) in res.items():
-            lat.sort()
-            print(f"{n:9s} {len(lat) / args.seconds:7.1f} req/s  p50 {lat[len(lat) // 2]:7.1f} ms  "
-                  f"p99 {lat[int(len(lat) * 0.99)]:7.1f} ms  unloaded median {unloaded[n]:6.1f} ms  "
-                  f"errors {len(errors)}  counter decreases {len(bad)}")
-        print(f"RSS {rss0:.1f} MiB before, {rss1:.1f} MiB after")
+        base, _, _ = scrape(mock.targets, 1, 1.0, 10)  # unloaded: one scraper per port
+        rss0, t0 = mock.rss_mib(), time.monotonic()
+        scrapers, bodies, rss = scrape(mock.targets, args.clients, args.interval, args.seconds, mock.rss_mib)
+        span, rss1 = time.monotonic() - t0, mock.rss_mib()
+        n = len(scrapers)
+        print(f"{args.hosts} host(s), {len(mock.targets)} ports x {args.clients} scrapers = {n}, each every "
+              f"{args.interval:g} s for {span:.0f} s ({n / args.interval:.0f} scrapes/s offered)")
+        exporters = sorted({t.split("/", 1)[1] for t in mock.targets})
+        for e in exporters:
+            lat = [x for s in scrapers if s.target.endswith("/" + e) for x in s.lat_ms]
+            unloaded = [x for s in base if s.target.endswith("/" + e) for x in s.lat_ms]
+            errors = sum(len(s.errors) for s in scrapers if s.target.endswith("/" + e))
+            med = pct(unloaded, 0.5)
+            print(f"  {e:9s} {len(lat) / span:7.1f} req/s  p50 {pct(lat, .5):7.1f} ms  p99 {pct(lat, .99):7.1f} ms  "
+                  f"unloaded p50 {med:5.1f} ms  p99/unloaded {pct(lat, .99) / med:5.1f}x  errors {errors}")
+        decreases, examples = counter_decreases(scrapers, bodies)
+        scrapes = sum(len(s.lat_ms) for s in scrapers)
+        print(f"  counters: {decreases} decreases over {scrapes} scrapes ({len(bodies)} distinct bodies)"
+              + "".join(f"\n    {x}" for x in examples))
+        print(f"  RSS {rss0:.0f} MiB before, {rss1:.0f} MiB after; during: {' '.join(f'{x:.0f}' for x in rss)}")
+        if args.wrk:
+            targets = mock.targets if args.hosts == 1 else {t: a for t, a in mock.targets.items() if t[0] == "0"}
+            print(f"wrk -t1 -c50 -d{args.wrk:.0f}s on {len(targets)} ports at once (closed loop: the ceiling):")
+            for t, line in wrk(targets, args.wrk).items():
+                print(f"  {t.split('/', 1)[1]:9s} {line}")
+            print(f"  RSS after wrk {mock.rss_mib():.0f} MiB")
     finally:
-        mock.terminate()
-        mock.wait(timeout=10)
+        mock.stop()
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    sys.exit(main())

@@ -46,7 +46,7 @@ def main() -> int:
         targets = {**mock.targets, **(real.targets if real else {})}
         scrape(targets, 1, args.interval, args.warmup)
         cpu0, real0, t0, rss0 = mock.cpu_s(), real.cpu_s() if real else 0.0, time.monotonic(), mock.rss_mib()
-        scrapers, _ = scrape(targets, 1, args.interval, args.minutes * 60)
+        scrapers, _, _ = scrape(targets, 1, args.interval, args.minutes * 60)
         span = time.monotonic() - t0
         cpu, real_cpu = (mock.cpu_s() - cpu0) / span, ((real.cpu_s() - real0) / span if real else float("nan"))
         ours = [x for s in scrapers if not s.target.startswith("real/") for x in s.lat_ms]

@@ -144,7 +144,7 @@ class Runtime:
         tick_end = now - now % period + period
         for exp in self.exporters.values():
             if exp.predictor.due(now - 0.5 * period, tick_end):
-                exp.bridge.render()
+                exp.bridge.render_gzip()
 
     # --- control: scenarios and anomalies (every change starts at the next tick) -------------------
     def _next_tick_t(self) -> float:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
-import gzip
 import logging
 import signal
 import socket
@@ -33,30 +32,13 @@ from otelmock.runtime import MockExporter
 log = logging.getLogger(__name__)
 
 
-class _GzipCache:
-    """The last body compressed once. Keyed by the body object itself: an ``id`` can be reused by a new
-    body once the old one is freed, and would then serve the old tick's bytes."""
-
-    def __init__(self) -> None:
-        self._last: tuple[bytes, bytes] = (b"", gzip.compress(b"", mtime=0))
-
-    def get(self, body: bytes) -> bytes:
-        src, zipped = self._last
-        if src is not body:
-            zipped = gzip.compress(body, compresslevel=1, mtime=0)
-            self._last = (body, zipped)
-        return zipped
-
-
 def exporter_app(exp: MockExporter, title: str, extra_routes: Sequence[BaseRoute] = ()) -> Starlette:
-    zipped = _GzipCache()
-
     async def metrics(request: Request) -> Response:
         exp.predictor.observe(time.time())
         exp.process.in_flight += 1
         gz = "gzip" in request.headers.get("accept-encoding", "")
         def body_of() -> bytes:  # rendering and compressing (once per tick) off the event loop
-            return zipped.get(exp.bridge.render()) if gz else exp.bridge.render()
+            return exp.bridge.render_gzip() if gz else exp.bridge.render()
 
         try:
             body = await anyio.to_thread.run_sync(body_of)

@@ -30,7 +30,8 @@ from otelmock.world.serving_state import build_states
 from otelmock.world.snapshot import Snapshot
 
 BLOCK_S = 3600.0
-_CACHE_BLOCKS = 2  # the current block and the one before (load averages warm up on it)
+_CACHE_BLOCKS = 1  # a live mock only moves forward: the current block (~10 MB a host; a fleet holds one per host)
+_CACHE_LOADS = 2   # load averages are small and warm up on the block before
 
 
 @dataclass
@@ -124,7 +125,7 @@ class World:
             cur = self._host_block(k, n_boot, self._serving_block(k))
             loads = load_averages(prev, cur, self.settings.host.cpus, self.dt)
             self._loads[key] = loads
-            while len(self._loads) > _CACHE_BLOCKS:
+            while len(self._loads) > _CACHE_LOADS:
                 self._loads.popitem(last=False)
         return loads
 
