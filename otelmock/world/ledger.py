@@ -42,8 +42,11 @@ class Stream:
 
 
 def active_cumsum(active: np.ndarray) -> np.ndarray:
-    """(C, W, wt) 0/1 activity per tick -> its running count within each window (exact small integers)."""
-    return np.cumsum(active, axis=2)
+    """(C, W, wt) 0/1 activity per tick -> its running count within each window (exact small integers, kept
+    as uint16: a quarter of the memory, and the same float64 products wherever they are used)."""
+    cum = np.cumsum(active, axis=2)
+    small = cum.astype(np.uint16)
+    return small if np.array_equal(small, cum) else cum
 
 
 def stream(rate_w: FloatArray, acum: np.ndarray, dt_s: float, share: FloatArray | None = None) -> Stream:
