@@ -95,8 +95,9 @@ def _asdict(settings: config.Settings) -> dict[str, object]:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from otelmock.api import create_app, exporter_mount
-    from otelmock.serve import bind_all, exporter_app, serve_all
+    from otelmock.serve import bind_all, exporter_app, serve_all, tune_malloc
 
+    tune_malloc()
     settings = _settings(args)
     names = tuple(EXPORTERS) if "all" in settings.exporters else settings.exporters
     missing = [n for n in names if n not in EXPORTERS]

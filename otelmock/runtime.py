@@ -91,7 +91,8 @@ class Runtime:
         })
         # per-container vLLM endpoints repeat the combined endpoint's series: only the exporters themselves push
         push = otlp_readers(self.otlp, name, lambda: self.latest, families) if self.otlp and "/" not in name else []
-        meters = ExporterMeters(name, families, resource, lambda: (self.latest, process), [reader, *push],
+        readers = [reader] if self.settings.render == "otel" else []  # the direct render reads no provider
+        meters = ExporterMeters(name, families, resource, lambda: (self.latest, process), [*readers, *push],
                                 extra_suffixes=extra_suffixes(families) if dialect == "python" else None)
         return MockExporter(name, port, process, meters, PrometheusBridge(meters, reader, dialect, self.settings.render),
                             ScrapePredictor(2 * self.settings.tick_s / self.settings.speed))
