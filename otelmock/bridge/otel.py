@@ -107,6 +107,13 @@ class ExporterMeters:
             self._cache = (*key, out)
         return out
 
+    def release(self) -> None:
+        """Forget the cached samples of the current tick: when only the bridge reads them (no provider), the
+        rendered body is cached instead, and a fleet need not hold both."""
+        if self.provider is None:
+            with self._cache_lock:
+                self._cache = None
+
     def _callback(self, fam: Family, suffix: str) -> Callable[[CallbackOptions], Iterable[Observation]]:
         names = sample_labels(fam, suffix)
 

@@ -78,6 +78,7 @@ class PrometheusBridge:
                 self.meters.pin(None)
             body = gzip.compress(self._text(points).encode(), compresslevel=1, mtime=0)
             self._cached = (*key, body)
+            self.meters.release()
             return body
 
     def _points_otel(self) -> dict[str, Rows]:
