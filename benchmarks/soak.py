@@ -55,7 +55,8 @@ def main() -> int:
     print(f"machine: {machine()}")
     mock = start_mock(args.hosts, logs=True)
     try:
-        base, _, _ = scrape(mock.targets, 1, 1.0, 10)  # unloaded: one scraper per port
+        # unloaded: one scraper per port on the soak's schedule (a fleet scraped every second would be a load)
+        base, _, _ = scrape(mock.targets, 1, args.interval, max(10.0, 2 * args.interval))
         rss0, t0 = mock.rss_mib(), time.monotonic()
         scrapers, bodies, rss = scrape(mock.targets, args.clients, args.interval, args.seconds, mock.rss_mib)
         span, rss1 = time.monotonic() - t0, mock.rss_mib()
