@@ -13,6 +13,15 @@ from decimal import Decimal
 
 
 def go_float(v: float) -> str:
+    """``strconv.FormatFloat(v, 'g', -1, 64)``. Between 1e-4 and 1e6 Go writes the shortest digits without an
+    exponent, as Python's ``repr`` does (less a trailing ``.0``): that common case skips the general path."""
+    if 1e-4 <= abs(v) < 1e6:  # False for NaN
+        r = repr(float(v))
+        return r[:-2] if r.endswith(".0") else r
+    return _go_float(v)
+
+
+def _go_float(v: float) -> str:
     if math.isnan(v):
         return "NaN"
     if math.isinf(v):

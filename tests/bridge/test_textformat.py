@@ -1,7 +1,10 @@
 import pytest
 from prometheus_client.utils import floatToGoString
 
-from otelmock.bridge.textformat import dcgm_value, escape_label, go_float, python_float
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from otelmock.bridge.textformat import _go_float, dcgm_value, escape_label, go_float, python_float
 
 
 @pytest.mark.parametrize(
@@ -14,6 +17,14 @@ from otelmock.bridge.textformat import dcgm_value, escape_label, go_float, pytho
 def test_go_float_matches_strconv_format_float_g(value: float, text: str) -> None:
     # expectations copied from node_exporter's own output and Go's strconv semantics
     assert go_float(value) == text
+
+
+@given(st.floats(allow_nan=True, allow_infinity=True) | st.floats(min_value=-2e6, max_value=2e6)
+       | st.sampled_from([1e-4, -1e-4, 9.999999999999999e-05, 999999.9999999999, 1e6, -1e6, 0.5e-4]))
+@settings(max_examples=3000, deadline=None)
+def test_go_float_fast_path_equals_the_general_one(value: float) -> None:
+    """Between 1e-4 and 1e6 go_float takes repr's digits; everywhere it must equal the general digit path."""
+    assert go_float(value) == _go_float(value)
 
 
 @pytest.mark.parametrize("value", [0.0, 1.0, 5.5, 1e6, 1.7e9, 12345678.9, 1e-7, float("inf"), 0.1 + 0.2])
