@@ -1,8 +1,7 @@
 import pytest
-from prometheus_client.utils import floatToGoString
-
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from prometheus_client.utils import floatToGoString
 
 from otelmock.bridge.textformat import _go_float, dcgm_value, escape_label, go_float, python_float
 
