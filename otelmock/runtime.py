@@ -45,6 +45,7 @@ class MockExporter:
     meters: ExporterMeters
     bridge: PrometheusBridge
     predictor: ScrapePredictor
+    tick_now: Callable[[], int]   # the clock's tick, without computing it
 
 
 MAX_ANOMALIES = 200
@@ -94,8 +95,10 @@ class Runtime:
         readers = [reader] if self.settings.render == "otel" else []  # the direct render reads no provider
         meters = ExporterMeters(name, families, resource, lambda: (self.latest, process), [*readers, *push],
                                 extra_suffixes=extra_suffixes(families) if dialect == "python" else None)
-        return MockExporter(name, port, process, meters, PrometheusBridge(meters, reader, dialect, self.settings.render),
-                            ScrapePredictor(2 * self.settings.tick_s / self.settings.speed))
+        bridge = PrometheusBridge(meters, reader, dialect, self.settings.render)
+        return MockExporter(name, port, process, meters, bridge,
+                            ScrapePredictor(2 * self.settings.tick_s / self.settings.speed),
+                            lambda: self.world.tick_at(self.clock.now()))
 
     @property
     def latest(self) -> Snapshot:

@@ -30,3 +30,16 @@ def test_gzip_body_is_compressed_on_the_wire() -> None:
     with http.stream("GET", "/metrics", headers={"Accept-Encoding": "gzip"}) as r:
         raw = b"".join(r.iter_raw())
     assert gzip.decompress(raw).startswith(b"# HELP ") and len(raw) * 5 < len(gzip.decompress(raw))
+
+
+def test_a_rendered_tick_is_peeked_and_a_new_tick_is_not() -> None:
+    rt, clock = make_runtime(("node",))
+    exp = rt.exporters["node"]
+    assert exp.bridge.peek_gzip(exp.tick_now()) is None  # nothing rendered yet
+    body = exp.bridge.render_gzip()
+    assert exp.bridge.peek_gzip(exp.tick_now()) is body
+    clock.advance(1.0)
+    assert exp.bridge.peek_gzip(exp.tick_now()) is None  # the next tick must be rendered, not the old one served
+    http = client(exporter_app(exp, "Node Exporter"))
+    served = http.get("/metrics", headers={"Accept-Encoding": "gzip"}).content
+    assert served == gzip.decompress(exp.bridge.render_gzip())
