@@ -98,6 +98,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     from otelmock.serve import bind_all, exporter_app, serve_all, tune_malloc
 
     tune_malloc()
+    # the event loop answers scrapes from rendered bodies in a millisecond; while world threads render, it waits
+    # for the interpreter's lock up to the switch interval at each step (5 ms by default): 1 ms keeps that short
+    sys.setswitchinterval(0.001)
     settings = _settings(args)
     names = tuple(EXPORTERS) if "all" in settings.exporters else settings.exporters
     missing = [n for n in names if n not in EXPORTERS]
