@@ -57,9 +57,10 @@ def start_mock(hosts: int = 1, logs: bool = True, env: dict[str, str] | None = N
     """``otelmock run [--hosts N]`` with its default settings but for ports (a free block) and the log folder."""
     workdir = Path(tempfile.mkdtemp(prefix="otelmock-bench-"))
     e = {k: v for k, v in os.environ.items() if not k.startswith("OTELMOCK_")}
-    if hosts > 1:  # a fleet shifts every port by 100 per host: each exporter gets a block of its own (50 hosts)
-        ports = {n: 20_000 + 5_000 * i + os.getpid() % 40 for i, n in enumerate(EXPORTERS)}
-        control = 45_000 + os.getpid() % 40
+    if hosts > 1:  # a fleet shifts every port by 100 per host: each exporter gets a block of its own (50 hosts),
+        # all below Linux's ephemeral range (32768+), where the scrapers' own connections would take ports
+        ports = {n: 2_000 + 5_000 * i + os.getpid() % 40 for i, n in enumerate(EXPORTERS)}
+        control = 27_000 + os.getpid() % 40
     else:
         ports, control = {n: free_port() for n in EXPORTERS}, free_port()
     e.update(OTELMOCK_BIND="127.0.0.1", OTELMOCK_PORTS__CONTROL=str(control),
@@ -68,12 +69,12 @@ def start_mock(hosts: int = 1, logs: bool = True, env: dict[str, str] | None = N
     sd = workdir / "targets.json"
     fleet = ["--hosts", str(hosts), "--file-sd", str(sd)] if hosts > 1 else []
     cmd = [sys.executable, "-m", "otelmock", "run", *fleet]
-    proc = subprocess.Popen(cmd, env=e, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, env=e, stdout=subprocess.DEVNULL, stderr=open(workdir / "stderr.log", "wb"))
     if hosts > 1:
         deadline = time.monotonic() + 60 + 10 * hosts
         while not sd.exists():
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("otelmock run --hosts did not write its file_sd targets")
+                raise RuntimeError(f"otelmock run --hosts did not write its file_sd targets; see {workdir}/stderr.log")
             time.sleep(0.5)
         targets = {f"{g['labels']['__meta_otelmock_host_index']}/{g['labels']['job']}": g["targets"][0]
                    for g in json.loads(sd.read_text()) if "__meta_otelmock_vllm_container" not in g["labels"]}
