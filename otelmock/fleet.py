@@ -65,7 +65,7 @@ def host_settings(settings: Settings, i: int) -> Settings:
     base = settings.vllm.per_container_base_port
     state_file = settings.state_file  # host i keeps its own: state.json, state-1.json, state-2.json ...
     if state_file and i:
-        state_file = str(Path(state_file).with_name(f"{Path(state_file).stem}-{i}{Path(state_file).suffix}"))
+        state_file = str(Path(state_file).with_stem(f"{Path(state_file).stem}-{i}"))
     return dataclasses.replace(
         settings, exporters=_names(settings), state_file=state_file,
         host=dataclasses.replace(settings.host, index=index, hostname=hostname),

@@ -171,34 +171,35 @@ class Runtime:
 
     def start_anomaly(self, kind: str, target: str = "", magnitude: float | None = None,
                       duration_s: float = 300.0, ramp_s: float = 0.0) -> Anomaly:
-        magnitude = KINDS[kind][3] if magnitude is None and kind in KINDS else magnitude
-        target, mode = self.check_anomaly(kind, target, magnitude, duration_s, ramp_s)
+        target, mode, magnitude = self.check_anomaly(kind, target, magnitude, duration_s, ramp_s)
         with self._control:
             if len(self.active_anomalies()) >= MAX_ANOMALIES:
                 raise ScenarioError(f"too many active anomalies (at most {MAX_ANOMALIES})")
             self._next_id += 1
             start = self._next_tick_t()
-            a = Anomaly(f"a{self._next_id}", kind, target, float(magnitude or 0.0), start,
+            a = Anomaly(f"a{self._next_id}", kind, target, magnitude, start,
                         0.0 if mode == "event" else float(duration_s), float(ramp_s))
             self._set_timeline(self.world.timeline.with_anomaly(a), start)
             return a
 
     def check_anomaly(self, kind: str, target: str, magnitude: float | None, duration_s: float, ramp_s: float,
-                      *, saved: bool = False) -> tuple[str, str]:
-        """(the target as stored, the kind's mode), or ScenarioError saying what is wrong. ``saved``: an anomaly
-        read back from the state file, which may have been stopped early (a shorter duration than its ramp)."""
+                      *, saved: bool = False) -> tuple[str, str, float]:
+        """(the target as stored, the kind's mode, the magnitude or the kind's default), or ScenarioError saying
+        what is wrong. ``saved``: an anomaly read back from the state file, which may have been stopped early (a
+        shorter duration than its ramp)."""
         spec = KINDS.get(kind)
         if spec is None:
             raise ScenarioError(f"unknown anomaly kind {kind!r} (available: {', '.join(sorted(KINDS))})")
-        _, mode, (lo, hi), _, target_kind = spec
+        _, mode, (lo, hi), default, target_kind = spec
         target = self._check_target(target_kind, target)
-        if magnitude is None or not lo <= magnitude <= hi:
+        magnitude = default if magnitude is None else magnitude
+        if not lo <= magnitude <= hi:
             raise ScenarioError(f"magnitude: {magnitude} is outside [{lo:g}, {hi:g}] for {kind}")
         if mode != "event" and not (0 if saved else 1) <= duration_s <= MAX_DURATION_S:
             raise ScenarioError(f"duration_s: {duration_s} is outside [1, {MAX_DURATION_S:g}]")
         if not 0 <= ramp_s <= (MAX_DURATION_S if saved else max(duration_s, 0)):
             raise ScenarioError(f"ramp_s: {ramp_s} is outside [0, duration_s]")
-        return target, mode
+        return target, mode, float(magnitude)
 
     def _set_timeline(self, timeline: Timeline, from_t: float) -> None:
         """Apply a change from ``from_t`` on (caller holds ``_control``) and save it when a state file is set."""
@@ -223,15 +224,18 @@ class Runtime:
             log.info("state file %s: resuming %d scenario segments and %d anomalies", path, len(saved.segments),
                      len(saved.anomalies))
         try:
-            state.write(path, state.to_doc(self.world.timeline, self._state_ident()))
+            self._write_state()
         except OSError as exc:
             raise StartupError(f"state_file {path}: cannot write ({exc.strerror or exc})") from None
+
+    def _write_state(self) -> None:
+        state.write(Path(self.settings.state_file), state.to_doc(self.world.timeline, self._state_ident()))
 
     def _save(self) -> None:
         if not self.settings.state_file:
             return
         try:
-            state.write(Path(self.settings.state_file), state.to_doc(self.world.timeline, self._state_ident()))
+            self._write_state()
         except OSError as exc:  # the change stands; a restart would not see it
             log.error("state file %s not written (%s): a restart would not resume this change",
                       self.settings.state_file, exc.strerror or exc)

@@ -150,3 +150,10 @@ def test_serve_two_hosts(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGTERM)
         out = proc.communicate(timeout=30)[0].decode()
     assert proc.returncode == 0, out
+
+
+def test_each_host_keeps_its_own_state_file() -> None:
+    s = config.load(environ={}, state_file="/var/lib/otelmock/state.json")
+    assert [fleet.host_settings(s, i).state_file for i in range(3)] == [
+        "/var/lib/otelmock/state.json", "/var/lib/otelmock/state-1.json", "/var/lib/otelmock/state-2.json"]
+    assert fleet.host_settings(config.load(environ={}), 2).state_file == ""  # none configured: none per host

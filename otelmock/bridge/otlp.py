@@ -489,7 +489,7 @@ class OtlpLogProcessor(BatchLogRecordProcessor):
     def __init__(self, exporter: OtlpLogExporter, max_queue_size: int = LOG_QUEUE) -> None:
         super().__init__(exporter, schedule_delay_millis=LOG_DELAY_MS,
                          max_export_batch_size=min(LOG_BATCH, max_queue_size), max_queue_size=max_queue_size)
-        self.exporter, self.max_queue_size = exporter, max_queue_size
+        self.exporter = exporter
         self._queue = _CountingDeque(max_queue_size)
         self._batch_processor._queue = self._queue  # the SDK's own worker pops from it, its emit appends to it
         exporter.counts.overflow = lambda: self._queue.evicted
