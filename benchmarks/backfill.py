@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
-import platform
 import shutil
 import sys
 import tempfile
@@ -23,6 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.scrape import machine
 from otelmock import backfill as bf
 from otelmock import config
 from otelmock.exporters import EXPORTERS
@@ -31,12 +30,6 @@ from otelmock.scenario.loader import discover
 from otelmock.world.model import World
 
 WEEK_STEPS = 7 * 86_400 // 15 + 1
-
-
-def machine() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
-    return f"{cpu}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}, Python {platform.python_version()}"
 
 
 def breakdown(settings: config.Settings, exporters: list[str], t0: float, steps: int) -> None:

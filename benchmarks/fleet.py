@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import os
-import platform
 import statistics
 import sys
 import time
@@ -23,6 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.scrape import machine
 from otelmock import config, fleet
 from otelmock.clock import SimClock
 from otelmock.runtime import Runtime
@@ -45,9 +44,7 @@ def main() -> int:
     ap.add_argument("--scrapes", type=int, default=3, help="scrape rounds per size (default 3)")
     args = ap.parse_args()
     sizes = sorted(int(x) for x in args.sizes.split(","))
-    cpu = next((x.split(":", 1)[1].strip() for x in Path("/proc/cpuinfo").read_text().splitlines()
-                if x.startswith("model name")), platform.processor())
-    print(f"machine: {cpu}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}, Python {platform.python_version()}")
+    print(f"machine: {machine()}")
     settings = config.load()
     scenarios = discover()
     params = {**scenarios[settings.scenario].params, **settings.params}

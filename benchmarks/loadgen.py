@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.scrape import rss_mib
 from tests.integration.conftest import free_port, wait_http
 
 EXPORTERS = ("node", "dcgm", "cadvisor", "litellm", "vllm")
@@ -40,10 +41,7 @@ class Mock:
         return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
     def rss_mib(self) -> float:
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024.0
-        return float("nan")
+        return rss_mib(self.proc.pid)
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -206,11 +204,3 @@ def counter_decreases(scrapers: list[Scraper], bodies: dict[int, bytes]) -> tupl
 def pct(xs: list[float], q: float) -> float:
     ys = sorted(xs)
     return ys[min(len(ys) - 1, int(q * len(ys)))] if ys else float("nan")
-
-
-def machine() -> str:
-    import platform
-
-    cpu = next((x.split(":", 1)[1].strip() for x in Path("/proc/cpuinfo").read_text().splitlines()
-                if x.startswith("model name")), platform.processor())
-    return f"{cpu}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}, Python {platform.python_version()}"

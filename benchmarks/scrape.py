@@ -43,6 +43,15 @@ def rss_mib(pid: int) -> float:
     return float("nan")
 
 
+def machine() -> str:
+    """The machine a benchmark ran on, for its first line of output."""
+    import platform
+
+    cpu = next((x.split(":", 1)[1].strip() for x in Path("/proc/cpuinfo").read_text().splitlines()
+                if x.startswith("model name")), platform.processor())
+    return f"{cpu}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}, Python {platform.python_version()}"
+
+
 def summary(xs: list[float]) -> str:
     return f"median {statistics.median(xs):7.2f} ms  p90 {sorted(xs)[int(0.9 * len(xs))]:7.2f} ms"
 

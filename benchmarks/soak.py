@@ -22,7 +22,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.loadgen import counter_decreases, machine, pct, scrape, start_mock
+from benchmarks.loadgen import counter_decreases, pct, scrape, start_mock
+from benchmarks.scrape import machine
 
 
 def wrk(targets: dict[str, str], seconds: float) -> dict[str, str]:

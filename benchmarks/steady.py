@@ -18,7 +18,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks.loadgen import Mock, machine, pct, scrape, start_mock
+from benchmarks.loadgen import Mock, pct, scrape, start_mock
+from benchmarks.scrape import machine
 from tests.integration.conftest import NODE_EXPORTER_FLAGS, free_port, wait_http
 
 
