@@ -58,6 +58,8 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("scenarios", parents=[common], help="list the scenarios that can be chosen")
     run.add_argument("--hosts", type=int, default=1, help="simulated hosts; host i serves on each port + 100*i")
     run.add_argument("--file-sd", help="write a Prometheus file_sd file listing every exporter of every host")
+    run.add_argument("--processes", type=int, help="serving processes sharing the hosts "
+                     "(default: one per five hosts, at most one per CPU)")
     backfill.add_parser(sub, common)
     preview.add_parser(sub, common)
     return p
@@ -110,7 +112,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = settings.__class__(**{**_asdict(settings), "exporters": names})
     timeline, scenarios = _timeline(settings)
     if args.hosts > 1 or args.file_sd:
-        return fleet.serve_fleet(settings, scenarios, args.hosts, args.file_sd)
+        procs = fleet.auto_processes(args.hosts) if args.processes is None else args.processes
+        return fleet.serve_fleet(settings, scenarios, args.hosts, args.file_sd, procs)
     ports = [(n, getattr(settings.ports, n)) for n in names]
     if "vllm" in names and settings.vllm.per_container_base_port > 0:
         ports += [(f"vllm/{m.container}", settings.vllm.per_container_base_port + i) for i, m in enumerate(MODELS)]

@@ -14,11 +14,14 @@ from its hostname: :func:`host_index_from_hostname` (``python -m otelmock.fleet 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import hashlib
 import json
+import logging
 import os
 import re
+import signal
 import socket
 import sys
 import tempfile
@@ -31,6 +34,7 @@ from otelmock.exporters import EXPORTERS
 from otelmock.runtime import Runtime
 from otelmock.scenario.loader import Scenario
 from otelmock.scenario.timeline import Timeline
+from otelmock.world.identity import derive_host
 from otelmock.world.model import World
 
 PORT_STRIDE = 100
@@ -74,10 +78,11 @@ def host_settings(settings: Settings, i: int) -> Settings:
 
 
 def build_fleet(settings: Settings, scenarios: Mapping[str, Scenario], n_hosts: int, clock: Clock,
-                otlp: bool = False) -> list[Runtime]:
+                otlp: bool = False, only: range | None = None) -> list[Runtime]:
     """``n_hosts`` runtimes sharing ``clock`` and the scenario ``settings.scenario`` (not started).
 
     ``otlp``: each host pushes over OTLP as ``otelmock run`` does (its own resource: host.name, service.instance.id).
+    ``only``: build just these hosts of the fleet (a serving process's group).
     """
     if not 1 <= n_hosts <= MAX_INDEX + 1:
         raise ConfigError(f"--hosts: {n_hosts} is outside [1, {MAX_INDEX + 1}]")
@@ -85,32 +90,40 @@ def build_fleet(settings: Settings, scenarios: Mapping[str, Scenario], n_hosts: 
         raise ConfigError(f"scenario {settings.scenario!r} not found (available: {', '.join(sorted(scenarios))})")
     params = {**scenarios[settings.scenario].params, **settings.params}
     per_host = [host_settings(settings, i) for i in range(n_hosts)]
-    ports = [p for s in per_host for p in fleet_ports(s)]
-    seen: dict[int, str] = {}
-    for name, port in ports:
-        if port in seen:
-            raise ConfigError(f"--hosts: port {port} would serve both {seen[port]} and {name}; "
-                              f"space the ports.* settings at least {PORT_STRIDE} x hosts apart or use fewer hosts")
-        seen[port] = name
+    _check_ports(per_host)
     push = None
     if otlp:
         from otelmock.bridge.otlp import OtlpConfig
 
         push = OtlpConfig.of(settings.otlp)
     return [Runtime(s, World(s, Timeline.constant(s.scenario, params)), clock, dict(scenarios), otlp=push)
-            for s in per_host]
+            for s in (per_host if only is None else per_host[only.start:only.stop])]
+
+
+def host_exporters(settings: Settings) -> list[tuple[str, int]]:
+    """(exporter, port) of one host, as its runtime names them: the exporters, then the per-container vLLM ones."""
+    ports = [(n, getattr(settings.ports, n)) for n in _names(settings)]
+    base = settings.vllm.per_container_base_port
+    if "vllm" in _names(settings) and base > 0:
+        from otelmock.world.deployment import MODELS
+
+        ports += [(f"vllm/{m.container}", base + k) for k, m in enumerate(MODELS)]
+    return ports
 
 
 def fleet_ports(settings: Settings) -> list[tuple[str, int]]:
     """(exporter, port) of one host as ``otelmock run`` binds them, the control API last (names carry the index)."""
     tag = f"host {settings.host.index} "
-    ports = [(tag + n, getattr(settings.ports, n)) for n in _names(settings)]
-    base = settings.vllm.per_container_base_port
-    if "vllm" in _names(settings) and base > 0:
-        from otelmock.world.deployment import MODELS
+    return [(tag + n, p) for n, p in [*host_exporters(settings), ("control", settings.ports.control)]]
 
-        ports += [(f"{tag}vllm/{m.container}", base + k) for k, m in enumerate(MODELS)]
-    return [*ports, (tag + "control", settings.ports.control)]
+
+def _check_ports(per_host: Sequence[Settings]) -> None:
+    seen: dict[int, str] = {}
+    for name, port in (p for s in per_host for p in fleet_ports(s)):
+        if port in seen:
+            raise ConfigError(f"--hosts: port {port} would serve both {seen[port]} and {name}; "
+                              f"space the ports.* settings at least {PORT_STRIDE} x hosts apart or use fewer hosts")
+        seen[port] = name
 
 
 def target_host(bind: str) -> str:
@@ -120,7 +133,7 @@ def target_host(bind: str) -> str:
     return f"[{bind}]" if ":" in bind else bind
 
 
-def write_file_sd(path: str | os.PathLike[str], fleet: Sequence[Runtime], bind: str) -> list[dict[str, object]]:
+def write_file_sd(path: str | os.PathLike[str], hosts: Sequence[Settings], bind: str) -> list[dict[str, object]]:
     """Write Prometheus ``file_sd`` JSON for every exporter of every host (atomically: Prometheus watches the file).
 
     Each target group carries ``job`` (the exporter's conventional job name, which overrides the scrape config's
@@ -128,14 +141,14 @@ def write_file_sd(path: str | os.PathLike[str], fleet: Sequence[Runtime], bind: 
     """
     host = target_host(bind)
     groups: list[dict[str, object]] = []
-    for rt in fleet:
-        for name, exp in rt.exporters.items():
+    for s in hosts:
+        for name, port in host_exporters(s):
             job = "vllm" if name.startswith("vllm/") else name
-            labels = {"job": job, "__meta_otelmock_hostname": rt.world.ident.hostname,
-                      "__meta_otelmock_host_index": str(rt.settings.host.index)}
+            labels = {"job": job, "__meta_otelmock_hostname": derive_host(s).hostname,
+                      "__meta_otelmock_host_index": str(s.host.index)}
             if job != name:
                 labels["__meta_otelmock_vllm_container"] = name.split("/", 1)[1]
-            groups.append({"targets": [f"{host}:{exp.port}"], "labels": labels})
+            groups.append({"targets": [f"{host}:{port}"], "labels": labels})
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
@@ -146,34 +159,56 @@ def write_file_sd(path: str | os.PathLike[str], fleet: Sequence[Runtime], bind: 
     return groups
 
 
+def auto_processes(n_hosts: int) -> int:
+    """Serving processes for ``n_hosts`` when not given: one per five hosts, at most one per CPU."""
+    return max(1, min(os.cpu_count() or 1, -(-n_hosts // 5)))
+
+
 def serve_fleet(settings: Settings, scenarios: Mapping[str, Scenario], n_hosts: int,
-                file_sd: str | None = None) -> int:
+                file_sd: str | None = None, processes: int = 1) -> int:
     """``otelmock run --hosts N``: bind every port of every host first, then build, announce and serve them.
 
     Like ``otelmock run``: each host has its control API on ``ports.control + 100 i`` and at ``/otelmock`` on each of
     its exporter ports, and pushes OTLP and writes container logs when configured (container ids differ per host, so
     the hosts' log files share the logs folder). SIGHUP reload is for single-host runs.
-    """
-    import logging
 
+    ``processes`` > 1 shares the hosts among that many forked processes (contiguous groups; hosts are independent, so
+    nothing crosses between them): one interpreter's lock no longer serialises every host's rendering and every
+    scrape. This process then only supervises: it passes SIGTERM, SIGINT and SIGHUP on, and when a group stops on
+    its own it stops the others and exits with that group's status.
+    """
+    if not 1 <= processes <= n_hosts:
+        raise ConfigError(f"--processes: {processes} is outside [1, {n_hosts}] (one to one per host)")
+    from otelmock.serve import bind_all
+
+    per_host = [host_settings(settings, i) for i in range(n_hosts)]
+    _check_ports(per_host)
+    ports = [p for s in per_host for p in fleet_ports(s)]
+    by_port = dict(zip((p for _, p in ports), bind_all(settings.bind, ports), strict=True))
+    try:
+        if file_sd:
+            write_file_sd(file_sd, per_host, settings.bind)
+            logging.getLogger("otelmock").info("file_sd targets for %d hosts in %s", n_hosts, file_sd)
+        share = -(-n_hosts // processes)
+        groups = [range(g * share, min((g + 1) * share, n_hosts)) for g in range(processes)]
+        groups = [g for g in groups if len(g)]
+        if len(groups) == 1:
+            return _serve_hosts(settings, scenarios, groups[0], by_port)
+        return _supervise(settings, scenarios, groups, by_port)
+    finally:
+        for sock in by_port.values():
+            sock.close()
+
+
+def _serve_hosts(settings: Settings, scenarios: Mapping[str, Scenario], hosts: range,
+                 by_port: Mapping[int, socket.socket]) -> int:
+    """Build, start and serve hosts ``hosts`` of the fleet on their bound sockets until stopped."""
     from otelmock.api import create_app, exporter_mount
-    from otelmock.serve import bind_all, exporter_app, serve_all
+    from otelmock.serve import exporter_app, serve_all
 
     log = logging.getLogger("otelmock")
-    per_host = [host_settings(settings, i) for i in range(n_hosts)]
-    ports = [p for s in per_host for p in fleet_ports(s)]
-    sockets = bind_all(settings.bind, ports)
-    try:
-        fleet = build_fleet(settings, scenarios, n_hosts, WallClock(settings.speed), otlp=True)
-    except BaseException:
-        for s in sockets:
-            s.close()
-        raise
-    if file_sd:
-        write_file_sd(file_sd, fleet, settings.bind)
-        log.info("file_sd targets for %d hosts in %s", n_hosts, file_sd)
+    fleet = build_fleet(settings, scenarios, hosts.stop, WallClock(settings.speed), otlp=True, only=hosts)
     apps = []
-    by_port = dict(zip((p for _, p in ports), sockets, strict=True))
     token = settings.api.token or None
     for rt in fleet:
         if settings.logs.enabled:
@@ -190,8 +225,70 @@ def serve_fleet(settings: Settings, scenarios: Mapping[str, Scenario], n_hosts: 
         for rt in fleet:
             rt.stop()
 
-    asyncio.run(serve_all(apps, on_stop=stop))
+    def reload() -> None:
+        log.warning("SIGHUP: reloading is for single-host runs; restart the fleet to change its configuration")
+
+    asyncio.run(serve_all(apps, on_stop=stop, on_reload=reload))
     return 0
+
+
+def _supervise(settings: Settings, scenarios: Mapping[str, Scenario], groups: Sequence[range],
+               by_port: Mapping[int, socket.socket]) -> int:
+    """Fork one serving process per group of hosts and wait for them (see :func:`serve_fleet`)."""
+    from otelmock.errors import OtelmockError
+
+    log = logging.getLogger("otelmock")
+    children: dict[int, range] = {}
+    stopping = False
+
+    def forward(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = stopping or signum != signal.SIGHUP
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signum)
+
+    handled = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+    previous = {sig: signal.signal(sig, forward) for sig in handled}  # before forking: no signal is lost
+    try:
+        for hosts in groups:
+            pid = os.fork()
+            if pid == 0:  # the child serves its hosts and never returns into the caller
+                code = 1
+                try:
+                    children.clear()  # a signal before the event loop's handlers must not reach the siblings
+                    for sig, handler in previous.items():
+                        signal.signal(sig, handler)
+                    mine = {p for i in hosts for _, p in fleet_ports(host_settings(settings, i))}
+                    for port, sock in by_port.items():
+                        if port not in mine:
+                            sock.close()
+                    code = _serve_hosts(settings, scenarios, hosts, by_port)
+                except OtelmockError as exc:
+                    print(f"otelmock: error: hosts {hosts.start}-{hosts.stop - 1}: {exc}", file=sys.stderr)
+                    code = 2
+                except BaseException:
+                    log.exception("hosts %d-%d failed", hosts.start, hosts.stop - 1)
+                finally:
+                    sys.stderr.flush()
+                    os._exit(code)
+            children[pid] = hosts
+            log.info("hosts %d-%d served by process %d", hosts.start, hosts.stop - 1, pid)
+        status = 0
+        while children:
+            pid, raw = os.wait()
+            hosts = children.pop(pid)
+            code = os.waitstatus_to_exitcode(raw)
+            if stopping and code in (0, -signal.SIGTERM, -signal.SIGINT):
+                continue
+            log.error("hosts %d-%d stopped (process %d, exit status %d); stopping the fleet",
+                      hosts.start, hosts.stop - 1, pid, code)
+            status = status or (code if code > 0 else 1)
+            forward(signal.SIGTERM, None)
+        return status
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -60,7 +60,7 @@ def test_hosts_have_their_own_identity_ports_and_values(hosts: list[Runtime]) ->
 
 def test_file_sd(hosts: list[Runtime], tmp_path: Path) -> None:
     path = tmp_path / "sd" / "otelmock.json"
-    fleet.write_file_sd(path, hosts, "0.0.0.0")
+    fleet.write_file_sd(path, [rt.settings for rt in hosts], "0.0.0.0")
     groups = json.loads(path.read_text())
     assert len(groups) == 3 * 5
     assert {g["labels"]["job"] for g in groups} == {"node", "dcgm", "cadvisor", "litellm", "vllm"}
@@ -118,15 +118,22 @@ def _free_base() -> int:
     raise RuntimeError("no free ports")
 
 
-def test_serve_two_hosts(tmp_path: Path) -> None:
-    base = _free_base()
-    env = {**os.environ, "OTELMOCK_BIND": "127.0.0.1", "OTELMOCK_HOST__REBOOT_EVERY_DAYS": "1",
+def _serve(base: int, sd: Path, processes: int, **env: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "OTELMOCK_BIND": "127.0.0.1", "OTELMOCK_HOST__REBOOT_EVERY_DAYS": "1", **env,
            **{f"OTELMOCK_PORTS__{n.upper()}": str(base + d) for d, n in enumerate(
                ("node", "dcgm", "cadvisor", "litellm", "vllm", "control"))}}
+    code = ("import logging, sys; from otelmock import config, fleet; from otelmock.scenario.loader import discover; "
+            "logging.basicConfig(level=logging.INFO); "
+            f"sys.exit(fleet.serve_fleet(config.load(), discover(), 2, {str(sd)!r}, {processes}))")
+    return subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_serve_two_hosts(tmp_path: Path, processes: int) -> None:
+    """Two hosts from one process, or each from its own (the parent passes SIGTERM on and exits 0)."""
+    base = _free_base()
     sd = tmp_path / "targets.json"
-    code = ("import sys; from otelmock import config, fleet; from otelmock.scenario.loader import discover; "
-            f"sys.exit(fleet.serve_fleet(config.load(), discover(), 2, {str(sd)!r}))")
-    proc = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = _serve(base, sd, processes)
     try:
         deadline = time.time() + 60
         while not sd.exists() and time.time() < deadline and proc.poll() is None:
@@ -150,6 +157,22 @@ def test_serve_two_hosts(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGTERM)
         out = proc.communicate(timeout=30)[0].decode()
     assert proc.returncode == 0, out
+    if processes == 2:
+        assert re.search(r"hosts 0-0 served by process \d+", out) and re.search(r"hosts 1-1 served by process", out)
+
+
+def test_a_failing_host_group_stops_the_fleet(tmp_path: Path) -> None:
+    """Host 1's state file is broken: its process stops naming the file, and the fleet stops with status 2."""
+    base = _free_base()
+    state = tmp_path / "state.json"
+    (tmp_path / "state-1.json").write_text("{not json")
+    proc = _serve(base, tmp_path / "targets.json", 2, OTELMOCK_STATE_FILE=str(state))
+    try:
+        out = proc.communicate(timeout=90)[0].decode()
+    finally:
+        proc.kill()
+    assert proc.returncode == 2, out
+    assert "state-1.json" in out and "stopping the fleet" in out
 
 
 def test_each_host_keeps_its_own_state_file() -> None:
