@@ -4,7 +4,8 @@ Prometheus scrapes each target on a fixed period at a fixed offset. Once two equ
 (within 250 ms), the next scrape is expected one gap later; the world thread then renders that exporter
 at the start of the tick the scrape will fall in, so the scrape reads cached text. Rendering happens
 once per expected scrape, as it would on demand: the CPU cost is the same, the latency is not.
-Several scrapers at different offsets are each predicted on their own.
+Several scrapers at different offsets are each predicted on their own, and an exporter scraped in each of the
+last two ticks is taken to be scraped in the next one too (many scrapers, before their periods are learnt).
 """
 
 from __future__ import annotations
@@ -41,3 +42,11 @@ class ScrapePredictor:
         """Whether a scrape is expected in the wall-time window [start, end)."""
         with self._lock:
             return any(start <= e < end for e in self._expected)
+
+    def busy(self, tick_start: float, period: float) -> bool:
+        """Whether scrapes came in each of the two ticks before ``tick_start``: several scrapers at once, likely
+        to ask in the next tick too, before their own periods are learnt (a single scraper never is)."""
+        with self._lock:
+            times = list(self._times)
+        return (any(tick_start - period <= t < tick_start for t in times)
+                and any(tick_start - 2 * period <= t < tick_start - period for t in times))

@@ -70,6 +70,8 @@ class Runtime:
         if settings.state_file:
             self._restore()
         self._latest: Snapshot = world.snapshot(world.tick_at(clock.now()))
+        self._ahead: Snapshot | None = None  # the next tick's snapshot, computed ahead for the scrapes expected in it
+        self._gen = 0                        # timeline changes so far: what was computed ahead is of one generation
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.exporters: dict[str, MockExporter] = {}
@@ -112,7 +114,8 @@ class Runtime:
         if n != latest.tick:
             with self._step_lock:
                 if n != self._latest.tick:
-                    self._latest = self.world.snapshot(n)
+                    ahead = self._ahead
+                    self._latest = ahead if ahead is not None and ahead.tick == n else self.world.snapshot(n)
                 latest = self._latest
         return latest
 
@@ -129,9 +132,11 @@ class Runtime:
         period = self.settings.tick_s / self.settings.speed
         while not self._stop.is_set():
             try:
-                self._prerender(time.time(), period)
+                now = time.time()
+                self._prerender(now, period)
                 if self.on_tick and self.world.tick_at(self.clock.now()) - self._listened >= self.listen_every:
                     self._listen()
+                self._render_ahead(now, period)
             except Exception:  # the tick path never dies; the last snapshot keeps being served
                 log.exception("world tick failed; serving the previous snapshot")
             now = time.time()
@@ -144,11 +149,34 @@ class Runtime:
         self._listened = snap.tick
 
     def _prerender(self, now: float, period: float) -> None:
-        """Render, for this tick, each exporter a regular scraper is expected to ask before the next tick."""
+        """Render, for this tick, each exporter a regular scraper is expected to ask before the next tick (what
+        :meth:`_render_ahead` did not already render)."""
         tick_end = now - now % period + period
         for exp in self.exporters.values():
             if exp.predictor.due(now - 0.5 * period, tick_end):
                 exp.bridge.render_gzip()
+
+    def _render_ahead(self, now: float, period: float) -> None:
+        """Render the next tick, a tick early, for each exporter a scraper is expected to ask during it.
+
+        The expected scrape then finds its tick rendered and is answered at once, however many hosts render in
+        this process. A timeline change (which starts at the next tick at the earliest) discards what was
+        computed ahead: :meth:`_set_timeline` moves the generation on.
+        """
+        tick_end = now - now % period + period
+        tick_start = tick_end - period
+        due = [exp for exp in self.exporters.values()
+               if exp.predictor.due(tick_end, tick_end + period) or exp.predictor.busy(tick_start, period)]
+        if not due:
+            return
+        gen = self._gen
+        snap = self.world.snapshot(self.world.tick_at(self.clock.now()) + 1)
+        with self._step_lock:
+            if gen != self._gen:
+                return
+            self._ahead = snap
+        for exp in due:
+            exp.bridge.render_ahead(snap, exp.process, lambda: self._gen == gen)
 
     # --- control: scenarios and anomalies (every change starts at the next tick) -------------------
     def _next_tick_t(self) -> float:
@@ -203,7 +231,12 @@ class Runtime:
 
     def _set_timeline(self, timeline: Timeline, from_t: float) -> None:
         """Apply a change from ``from_t`` on (caller holds ``_control``) and save it when a state file is set."""
+        with self._step_lock:
+            self._gen += 1
+            self._ahead = None
         self.world.set_timeline(timeline, self.world.tick_at(from_t))
+        for exp in self.exporters.values():
+            exp.bridge.forget_ahead()
         self._save()
 
     def _state_ident(self) -> dict[str, object]:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import gzip
 
 from otelmock.bridge.prometheus import CONTENT_TYPE
+from otelmock.runtime import Runtime
 from otelmock.serve import exporter_app
-from tests.api import client, make_runtime
+from tests.api import T0, client, make_runtime
 
 
 def test_gzip_scrape_is_the_plain_scrape_of_the_same_tick_every_tick() -> None:
@@ -43,3 +44,55 @@ def test_a_rendered_tick_is_peeked_and_a_new_tick_is_not() -> None:
     http = client(exporter_app(exp, "Node Exporter"))
     served = http.get("/metrics", headers={"Accept-Encoding": "gzip"}).content
     assert served == gzip.decompress(exp.bridge.render_gzip())
+
+
+def _busy(rt: Runtime, now: float) -> None:
+    """Scrapes in each of the two ticks before ``now``: every exporter is expected in the next tick too."""
+    for exp in rt.exporters.values():
+        for t in (now - 1.5, now - 0.5):
+            exp.predictor.observe(t)
+
+
+def test_the_next_tick_rendered_ahead_is_what_that_tick_serves() -> None:
+    rt, clock = make_runtime(("node", "dcgm", "vllm"))
+    ref, ref_clock = make_runtime(("node", "dcgm", "vllm"))  # the same world, rendered when scraped
+    _busy(rt, T0)
+    rt._render_ahead(T0 + 0.001, 1.0)
+    n = rt.world.tick_at(T0)
+    assert all(exp.bridge.peek_gzip(n + 1) is not None for exp in rt.exporters.values())
+    clock.advance(1.0)
+    ref_clock.advance(1.0)
+    assert rt.latest is rt._ahead  # the snapshot computed ahead is the tick's snapshot, not computed twice
+    for name, exp in rt.exporters.items():
+        ahead = exp.bridge.peek_gzip(n + 1)
+        served = client(exporter_app(exp, name)).get("/metrics", headers={"Accept-Encoding": "gzip"}).content
+        assert ahead is not None and served == gzip.decompress(ahead) == ref.exporters[name].bridge.render()
+
+
+def test_a_change_after_rendering_ahead_discards_what_was_rendered() -> None:
+    rt, clock = make_runtime(("vllm",))
+    ref, ref_clock = make_runtime(("vllm",))
+    _busy(rt, T0)
+    rt._render_ahead(T0 + 0.001, 1.0)
+    n = rt.world.tick_at(T0)
+    stale = rt.exporters["vllm"].bridge.peek_gzip(n + 1)
+    for r in (rt, ref):  # both switch at the next tick (T0 + 1 opens a serving window)
+        assert r.switch_scenario("degraded", ramp_s=0.0).start_t == T0 + 1
+    assert rt.exporters["vllm"].bridge.peek_gzip(n + 1) is None and rt._ahead is None
+    clock.advance(1.0)
+    ref_clock.advance(1.0)
+    served = rt.exporters["vllm"].bridge.render()
+    assert stale is not None and served != gzip.decompress(stale)
+    assert served == ref.exporters["vllm"].bridge.render()
+
+
+def test_render_ahead_keeps_nothing_once_the_generation_moved_on() -> None:
+    rt, _ = make_runtime(("node",))
+    exp = rt.exporters["node"]
+    snap = rt.world.snapshot(rt.world.tick_at(T0) + 1)
+    exp.bridge.render_ahead(snap, exp.process, lambda: False)
+    assert exp.bridge.peek_gzip(snap.tick) is None
+    exp.bridge.render_ahead(snap, exp.process, lambda: True)
+    assert exp.bridge.peek_gzip(snap.tick) is not None
+    exp.bridge.forget_ahead()
+    assert exp.bridge.peek_gzip(snap.tick) is None

@@ -13,13 +13,14 @@ import gzip
 import logging
 import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from otelmock.bridge.otel import ExporterMeters, otel_name, sample_labels, suffixes
 from otelmock.bridge.textformat import dcgm_value, escape_help, escape_label, go_float, python_float
-from otelmock.exporters.base import Family
+from otelmock.exporters.base import Family, Process
+from otelmock.world.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -46,7 +47,8 @@ class PrometheusBridge:
         self.reader = reader
         self.dialect = dialect
         self._lock = threading.Lock()
-        self._cached: tuple[int, int, bytes] | None = None
+        self._cached: tuple[int, int, bytes] | None = None   # (tick, id of its snapshot, gzip body)
+        self._ahead: tuple[int, bytes] | None = None           # (a tick not yet current, its gzip body)
         self._order: dict[tuple[str, ...], tuple[int, ...]] = {}
         # family -> (its series last scrape, HELP/TYPE lines, [(sample prefix, value index)])
         self._layouts: dict[str, tuple[tuple[tuple[tuple[str, ...], ...], ...], list[str] | None,
@@ -65,8 +67,10 @@ class PrometheusBridge:
 
     def peek_gzip(self, tick: int) -> bytes | None:
         """The compressed body of ``tick`` if it is rendered already (a served tick never changes), else None."""
-        cached = self._cached
-        return cached[2] if cached is not None and cached[0] == tick else None
+        cached, ahead = self._cached, self._ahead
+        if cached is not None and cached[0] == tick:
+            return cached[2]
+        return ahead[1] if ahead is not None and ahead[0] == tick else None
 
     def render_gzip(self) -> bytes:
         """The exposition of the current tick, gzip-compressed (what Prometheus asks for). Only this form is kept
@@ -76,15 +80,37 @@ class PrometheusBridge:
         with self._lock:
             if self._cached is not None and self._cached[:2] == key:
                 return self._cached[2]
-            self.meters.pin(snap, proc)
-            try:
-                points = self._points_direct() if self.source == "direct" else self._points_otel()
-            finally:
-                self.meters.pin(None)
-            body = gzip.compress(self._text(points).encode(), compresslevel=1, mtime=0)
+            if self._ahead is not None and self._ahead[0] == snap.tick:  # rendered a tick early: now it is current
+                self._cached, self._ahead = (*key, self._ahead[1]), None
+                return self._cached[2]
+            body = self._render(snap, proc)
             self._cached = (*key, body)
-            self.meters.release()
             return body
+
+    def render_ahead(self, snap: Snapshot, proc: Process, still_valid: Callable[[], bool]) -> None:
+        """Render ``snap``, a tick not yet current, and keep it for when it is: a scrape then finds its tick
+        rendered. ``still_valid`` is asked, under the lock :meth:`forget_ahead` takes, before the body is kept."""
+        with self._lock:
+            if self._cached is not None and self._cached[0] == snap.tick:
+                return
+            body = self._render(snap, proc)
+            if still_valid():
+                self._ahead = (snap.tick, body)
+
+    def forget_ahead(self) -> None:
+        """Drop a body rendered ahead (the timeline changed after it was rendered)."""
+        with self._lock:
+            self._ahead = None
+
+    def _render(self, snap: Snapshot, proc: Process) -> bytes:
+        self.meters.pin(snap, proc)
+        try:
+            points = self._points_direct() if self.source == "direct" else self._points_otel()
+        finally:
+            self.meters.pin(None)
+        body = gzip.compress(self._text(points).encode(), compresslevel=1, mtime=0)
+        self.meters.release()
+        return body
 
     def _points_otel(self) -> dict[str, Rows]:
         """Collect the exporter's MeterProvider through its in-memory reader (the OpenTelemetry path)."""
