@@ -35,13 +35,31 @@ class Mock:
     proc: subprocess.Popen[bytes]
     targets: dict[str, str]      # "host/exporter" -> "127.0.0.1:port"
 
+    def pids(self) -> list[int]:
+        """The mock's process and its serving processes (``--hosts`` forks one per group of hosts)."""
+        kids = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
+        return [self.proc.pid, *map(int, kids.read_text().split())] if kids.exists() else [self.proc.pid]
+
     def cpu_s(self) -> float:
-        """User + system CPU seconds of the whole process (every thread)."""
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLK_TCK
+        """User + system CPU seconds of the whole mock (every thread of every process)."""
+        total = 0
+        for pid in self.pids():
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        return total / CLK_TCK
 
     def rss_mib(self) -> float:
-        return rss_mib(self.proc.pid)
+        """Resident memory of every process of the mock, summed (pages shared after the fork counted in each)."""
+        return sum(rss_mib(pid) for pid in self.pids())
+
+    def pss_mib(self) -> float:
+        """Proportional set size, summed: the memory the mock really takes (shared pages split among sharers)."""
+        total = 0
+        for pid in self.pids():
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1])
+        return total / 1024.0
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -88,6 +106,7 @@ class Scraper:
     target: str
     addr: str
     lat_ms: list[float] = field(default_factory=list)
+    at: list[float] = field(default_factory=list)   # time.monotonic() at the start of each scrape in lat_ms
     errors: list[str] = field(default_factory=list)
     seen: list[int] = field(default_factory=list)   # crc of each body, in order
 
@@ -114,12 +133,13 @@ async def _scrape_loop(s: Scraper, interval: float, phase: float, until: float, 
     conn: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
     next_t = time.monotonic()
     while next_t < until:
-        t = time.perf_counter()
+        t, started = time.perf_counter(), time.monotonic()
         try:
             if conn is None:
                 conn = await asyncio.open_connection(host, int(port))
             status, body = await asyncio.wait_for(_get(*conn, s.addr), timeout=10)
             s.lat_ms.append((time.perf_counter() - t) * 1000)
+            s.at.append(started)
             if status != 200:
                 s.errors.append(str(status))
             else:

@@ -14,6 +14,7 @@ errors; the mock's RSS before and after; and counter decreases over every scrape
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import subprocess
@@ -52,31 +53,41 @@ def main() -> int:
     ap.add_argument("--interval", type=float, default=1.0, help="seconds between a scraper's scrapes (default 1)")
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--wrk", type=float, default=0.0, help="then wrk on every port at once for this long")
+    ap.add_argument("--warmup", type=float, help="seconds of the soak before its steady state (default: two "
+                    "intervals, in which the mock learns each scraper's period and starts rendering ahead)")
     args = ap.parse_args()
     print(f"machine: {machine()}")
     mock = start_mock(args.hosts, logs=True)
     try:
         # unloaded: one scraper per port on the soak's schedule (a fleet scraped every second would be a load)
         base, _, _ = scrape(mock.targets, 1, args.interval, max(10.0, 2 * args.interval))
-        rss0, t0 = mock.rss_mib(), time.monotonic()
+        rss0, t0, cpu0, own0 = mock.rss_mib(), time.monotonic(), mock.cpu_s(), time.process_time()
         scrapers, bodies, rss = scrape(mock.targets, args.clients, args.interval, args.seconds, mock.rss_mib)
         span, rss1 = time.monotonic() - t0, mock.rss_mib()
+        cpu, own = (mock.cpu_s() - cpu0) / span, (time.process_time() - own0) / span
         n = len(scrapers)
         print(f"{args.hosts} host(s), {len(mock.targets)} ports x {args.clients} scrapers = {n}, each every "
-              f"{args.interval:g} s for {span:.0f} s ({n / args.interval:.0f} scrapes/s offered)")
+              f"{args.interval:g} s for {span:.0f} s ({n / args.interval:.0f} scrapes/s offered); CPU: the mock "
+              f"{100 * cpu:.0f}%, the scrapers {100 * own:.0f}% of one core (of {os.cpu_count()})")
         exporters = sorted({t.split("/", 1)[1] for t in mock.targets})
+        steady = t0 + (2 * args.interval if args.warmup is None else args.warmup)
+        print(f"  latency over the whole soak, then (steady) after the first {steady - t0:.0f} s:")
         for e in exporters:
-            lat = [x for s in scrapers if s.target.endswith("/" + e) for x in s.lat_ms]
+            mine = [s for s in scrapers if s.target.endswith("/" + e)]
+            lat = [x for s in mine for x in s.lat_ms]
+            late = [x for s in mine for x, at in zip(s.lat_ms, s.at, strict=True) if at >= steady]
             unloaded = [x for s in base if s.target.endswith("/" + e) for x in s.lat_ms]
-            errors = sum(len(s.errors) for s in scrapers if s.target.endswith("/" + e))
+            errors = sum(len(s.errors) for s in mine)
             med = pct(unloaded, 0.5)
-            print(f"  {e:9s} {len(lat) / span:7.1f} req/s  p50 {pct(lat, .5):7.1f} ms  p99 {pct(lat, .99):7.1f} ms  "
-                  f"unloaded p50 {med:5.1f} ms  p99/unloaded {pct(lat, .99) / med:5.1f}x  errors {errors}")
+            print(f"  {e:9s} {len(lat) / span:7.1f} req/s  p50 {pct(lat, .5):6.1f} ms  p99 {pct(lat, .99):6.1f} ms "
+                  f"({pct(lat, .99) / med:5.1f}x)  steady p99 {pct(late, .99):6.1f} ms ({pct(late, .99) / med:5.1f}x)  "
+                  f"unloaded p50 {med:5.1f} ms  errors {errors}")
         decreases, examples = counter_decreases(scrapers, bodies)
         scrapes = sum(len(s.lat_ms) for s in scrapers)
         print(f"  counters: {decreases} decreases over {scrapes} scrapes ({len(bodies)} distinct bodies)"
               + "".join(f"\n    {x}" for x in examples))
-        print(f"  RSS {rss0:.0f} MiB before, {rss1:.0f} MiB after; during: {' '.join(f'{x:.0f}' for x in rss)}")
+        print(f"  RSS {rss0:.0f} MiB before, {rss1:.0f} MiB after; during: {' '.join(f'{x:.0f}' for x in rss)}"
+              f"; PSS after {mock.pss_mib():.0f} MiB ({len(mock.pids())} processes)")
         if args.wrk:
             targets = mock.targets if args.hosts == 1 else {t: a for t, a in mock.targets.items() if t[0] == "0"}
             print(f"wrk -t1 -c50 -d{args.wrk:.0f}s on {len(targets)} ports at once (closed loop: the ceiling):")
