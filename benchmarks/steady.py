@@ -55,7 +55,8 @@ def main() -> int:
         errors = sum(len(s.errors) for s in scrapers)
         print(f"otelmock run ({args.hosts} host{'s' * (args.hosts > 1)}, {len(mock.targets)} targets, logs on), "
               f"every target scraped every {args.interval:g} s for {span:.0f} s:")
-        print(f"  CPU {100 * cpu:.2f}% of one core; RSS {rss0:.0f} -> {mock.rss_mib():.0f} MiB; "
+        print(f"  CPU {100 * cpu:.2f}% of one core; RSS {rss0:.0f} -> {mock.rss_mib():.0f} MiB (PSS "
+              f"{mock.pss_mib():.0f} MiB, {len(mock.pids())} process{'es' * (len(mock.pids()) > 1)}); "
               f"scrape p50 {pct(ours, .5):.1f} ms, p99 {pct(ours, .99):.1f} ms; errors {errors}")
         if real:
             print(f"  real node_exporter on the same schedule: CPU {100 * real_cpu:.2f}% of one core, RSS "

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import gc
 import hashlib
 import json
 import logging
@@ -250,6 +251,8 @@ def _supervise(settings: Settings, scenarios: Mapping[str, Scenario], groups: Se
 
     handled = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
     previous = {sig: signal.signal(sig, forward) for sig in handled}  # before forking: no signal is lost
+    gc.collect()
+    gc.freeze()  # what is imported now stays shared with the children: their collections never write to it
     try:
         for hosts in groups:
             pid = os.fork()

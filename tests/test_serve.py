@@ -47,9 +47,9 @@ def test_a_rendered_tick_is_peeked_and_a_new_tick_is_not() -> None:
 
 
 def _busy(rt: Runtime, now: float) -> None:
-    """Scrapes in each of the two ticks before ``now``: every exporter is expected in the next tick too."""
+    """Scrapes in each of the three ticks before ``now``: every exporter is expected in the next tick too."""
     for exp in rt.exporters.values():
-        for t in (now - 1.5, now - 0.5):
+        for t in (now - 2.5, now - 1.5, now - 0.5):
             exp.predictor.observe(t)
 
 
