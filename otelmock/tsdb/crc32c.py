@@ -1,21 +1,19 @@
 """CRC-32C (Castagnoli), the checksum of every chunk and index section of a Prometheus TSDB block.
 
 Prometheus builds it with ``crc32.MakeTable(crc32.Castagnoli)`` (tsdb/chunks/chunks.go, tsdb/index/index.go) and
-stores it big-endian (tsdb/docs/format/chunks.md). zlib only has the IEEE polynomial, so this is table driven:
-the reflected polynomial 0x82F63B78, init 0xFFFFFFFF, final xor 0xFFFFFFFF.
+stores it big-endian (tsdb/docs/format/chunks.md). zlib only has the IEEE polynomial, so this is table driven
+(reflected polynomial 0x82F63B78, init and final xor 0xFFFFFFFF) and vectorised with numpy across many messages:
 
-Speed comes from two facts:
-
-* A step over 4 bytes is ``c = L(c ^ word)`` with ``L`` linear, so two 65536-entry tables (low and high half of
-  the register) do 4 bytes in two lookups.
-* Many messages are checksummed at once, one numpy operation per 4-byte column across all of them
-  (:func:`crc32c_many`). A message is read from its start minus ``p`` bytes (``p`` makes its length a multiple
-  of 4); those leading bytes are masked to zero, which leaves a register starting at 0 untouched. The init value
-  0xFFFFFFFF is folded in by complementing the first 4 message bytes (CRC linearity: starting from register
-  ``x`` equals starting from 0 with ``x`` xored into the first 4 bytes).
-
-One long message (an index section) is cut into equal pieces that are checksummed together, then combined with
-the "append n zero bytes" map (:func:`crc32c`).
+* The register is linear over GF(2). Four bytes at once are ``c = L(c ^ word)``, two lookups in 65536-entry
+  tables of ``L`` (by the register's low and high half).
+* Every message is cut into pieces of at most ``PIECE`` bytes, laid back to front (the first piece takes the
+  remainder). All pieces are checksummed together, one numpy step per 4-byte column, from register 0; a piece
+  whose length is not a multiple of 4 is read from up to 3 bytes earlier, those bytes masked to zero (zeros
+  leave a zero register as it is).
+* The pieces of a message are combined pairwise from its end, ``crc(a | b) = Z(crc(a), len(b)) ^ crc(b)`` where
+  ``Z(x, n)`` appends n zero bytes, a linear map tabled for ``n = PIECE * 2^level`` (by squaring).
+* The init value 0xFFFFFFFF equals complementing the message's first 4 bytes; messages under 4 bytes get its
+  term added instead.
 """
 
 from __future__ import annotations
@@ -23,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 POLY = 0x82F63B78
+PIECE = 128  # bytes: a multiple of 4
 _MASK = 0xFFFFFFFF
 
 
@@ -37,7 +36,7 @@ T8 = _byte_table()
 
 
 def _zero_bytes(c: np.ndarray, n: int) -> np.ndarray:
-    """The registers ``c`` after ``n`` zero bytes."""
+    """The registers ``c`` after ``n`` zero bytes (a byte at a time; for building tables)."""
     for _ in range(n):
         c = T8[c & 0xFF] ^ (c >> 8)
     return c
@@ -46,60 +45,66 @@ def _zero_bytes(c: np.ndarray, n: int) -> np.ndarray:
 _HALF = np.arange(65536, dtype=np.uint32)
 TLO = _zero_bytes(_HALF, 4)  # L(x) for x < 2**16
 THI = _zero_bytes(_HALF << 16, 4)  # L(x << 16)
-# the register 0xFFFFFFFF after 0..3 bytes: the init term of messages too short for the complement trick
+# the init register 0xFFFFFFFF after 0..3 bytes: its term in messages too short for the complement
 _INIT_SHORT = np.array([int(_zero_bytes(np.array([_MASK], np.uint32), n)[0]) for n in range(4)], np.uint32)
+_BITS = np.uint32(1) << np.arange(32, dtype=np.uint32)
 
 
-def _step(c: np.ndarray) -> np.ndarray:
-    return TLO[c & 0xFFFF] ^ THI[c >> 16]
+def _byte_tables(basis: np.ndarray) -> np.ndarray:
+    """A linear map, given by the images of the 32 register bits, as four 256-entry tables (one a byte)."""
+    v = np.arange(256, dtype=np.uint32)
+    tables = np.zeros((4, 256), dtype=np.uint32)
+    for lane in range(4):
+        for i in range(8):
+            tables[lane] ^= np.where(v & (1 << i), basis[8 * lane + i], np.uint32(0))
+    return tables
 
 
-def _words(buf: np.ndarray) -> tuple[np.ndarray, int]:
-    """The buffer as aligned little-endian words four times, shifted by 0..3 bytes: the word at byte offset x is
-    ``words[(x & 3) * q + (x >> 2)]``. (Gathers from a byte-strided uint32 view are several times slower.)"""
-    q = (len(buf) - 3) // 4
-    words = np.empty(4 * q, dtype=np.uint32)
-    for k in range(4):
-        words[k * q : (k + 1) * q] = buf[k : k + 4 * q].view("<u4")
-    return words, q
+_levels: list[np.ndarray] = []  # byte tables of Z(., PIECE * 2**level)
 
 
-def _raw(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray, init: bool) -> np.ndarray:
-    """The CRC registers after each message, without the final xor; started from 0xFFFFFFFF if ``init``, else 0."""
-    out = np.zeros(len(starts), dtype=np.uint32)
-    if len(starts) == 0:
-        return out
+def _shift_level(level: int) -> np.ndarray:
+    while len(_levels) <= level:
+        if not _levels:
+            basis = _zero_bytes(_BITS, PIECE)
+        else:  # Z(., 2n) = Z(Z(., n), n)
+            prev = _levels[-1]
+            basis = _lookup(prev, _lookup(prev, _BITS))
+        _levels.append(_byte_tables(basis))
+    return _levels[level]
+
+
+def _lookup(tables: np.ndarray, x: np.ndarray) -> np.ndarray:
+    return tables[0][x & 0xFF] ^ tables[1][(x >> 8) & 0xFF] ^ tables[2][(x >> 16) & 0xFF] ^ tables[3][x >> 24]
+
+
+def _pieces_raw(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray, flip: np.ndarray) -> np.ndarray:
+    """Registers after each piece, from register 0 (no init, no final xor); ``flip``: complement the piece's
+    first 4 bytes (the init value of its message). ``buf`` must extend 4 * (PIECE / 4 + 1) bytes past the end
+    of the last piece and 3 bytes before the first."""
     pad = -lengths % 4
-    if int((starts - pad).min()) < 0 or int((starts + lengths).max()) + 4 > len(buf):
-        # room for the 4-byte reads before the first and past the last message
-        padded = np.zeros(len(buf) + 8, dtype=np.uint8)
-        padded[4 : 4 + len(buf)] = buf
-        return _raw(padded, starts + 4, lengths, init)
-    words, q = _words(buf)
     nwords = (lengths + pad) // 4
-    order = np.argsort(-nwords, kind="stable")
-    base = (starts - pad)[order]
-    at = (base & 3) * q + (base >> 2)
+    order = np.argsort((PIECE // 4 + 1 - nwords).astype(np.uint8), kind="stable")  # longest first (radix sort)
     nw = nwords[order]
+    steps = int(nw[0]) if len(nw) else 0
+    if steps == 0:
+        return np.zeros(len(nw), dtype=np.uint32)
+    # each piece's bytes as a row of words (rows read memory in order), then transposed: word j of all pieces
+    rows = np.lib.stride_tricks.sliding_window_view(buf, 4 * steps)[(starts - pad)[order]].view("<u4")
+    cols = np.ascontiguousarray(rows.T)
     keep = (np.uint64(_MASK) << (pad[order].astype(np.uint64) * np.uint64(8))).astype(np.uint32)
-    # init: complement the first 4 message bytes (word 0 from byte p on, word 1 below byte p)
-    long_ = (lengths[order] >= 4) & init
-    flip0 = np.where(long_, keep, 0).astype(np.uint32)
-    flip1 = np.where(long_, ~keep, 0).astype(np.uint32)
-    steps = int(nw[0])
+    fl = flip[order]
+    cols[0] &= keep
+    cols[0] ^= np.where(fl, keep, 0).astype(np.uint32)  # the init complement: word 0 from byte p on,
+    if steps > 1:
+        cols[1] ^= np.where(fl, ~keep, 0).astype(np.uint32)  # word 1 below byte p
     active = len(nw) - np.searchsorted(nw[::-1], np.arange(steps), side="right")  # how many have nw > j
     crc = np.zeros(len(nw), dtype=np.uint32)
     for j in range(steps):
         n = int(active[j])
-        w = words[at[:n] + j]
-        if j == 0:
-            w = (w & keep[:n]) ^ flip0[:n]
-        elif j == 1:
-            w ^= flip1[:n]
-        crc[:n] = _step(crc[:n] ^ w)
-    if init:  # messages under 4 bytes: add the init value's term directly
-        short = lengths[order] < 4
-        crc[short] ^= _INIT_SHORT[lengths[order][short]]
+        c = crc[:n] ^ cols[j, :n]
+        crc[:n] = TLO[c & 0xFFFF] ^ THI[c >> 16]
+    out = np.empty_like(crc)
     out[order] = crc
     return out
 
@@ -111,41 +116,43 @@ def crc32c_many(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.
     """
     starts = np.asarray(starts, dtype=np.int64)
     lengths = np.asarray(lengths, dtype=np.int64)
-    return _raw(buf, starts, lengths, True) ^ np.uint32(_MASK)
-
-
-_PIECE = 4096
-_shift_tables: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-
-
-def _shift_table(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Tables of the linear map "append n zero bytes" on a register, by its low and high 16 bits."""
-    if n not in _shift_tables:
-        basis = _zero_bytes(np.uint32(1) << np.arange(32, dtype=np.uint32), n)
-        lo = np.zeros(65536, dtype=np.uint32)
-        hi = np.zeros(65536, dtype=np.uint32)
-        for b in range(16):
-            set_ = (_HALF >> np.uint32(b)) & 1 == 1
-            lo[set_] ^= basis[b]
-            hi[set_] ^= basis[16 + b]
-        _shift_tables[n] = (lo, hi)
-    return _shift_tables[n]
+    if len(starts) == 0:
+        return np.zeros(0, dtype=np.uint32)
+    # a copy of the span the messages cover, with room for the reads around them
+    lo = int(starts.min()) - 3
+    hi = int((starts + lengths).max())
+    span = np.zeros(hi - lo + 4 * (PIECE // 4 + 1) + 4, dtype=np.uint8)
+    a, b = max(lo, 0), min(hi, len(buf))
+    span[a - lo : b - lo] = buf[a:b]
+    starts = starts - lo
+    # pieces: the first takes the remainder (4 .. PIECE + 3 bytes, so it holds the init complement whole)
+    head = np.where(lengths <= PIECE + 3, lengths, (lengths - 4) % PIECE + 4)
+    count = 1 + (lengths - head) // PIECE
+    msg = np.repeat(np.arange(len(starts)), count)
+    first = np.cumsum(count) - count
+    j = np.arange(len(msg)) - first[msg]  # piece number in its message
+    p_len = np.where(j == 0, head[msg], PIECE)
+    p_start = starts[msg] + np.where(j == 0, 0, head[msg] + (j - 1) * PIECE)
+    val = _pieces_raw(span, p_start, p_len, (j == 0) & (lengths[msg] >= 4))
+    # combine from the end: at each level, element k (from the end) takes k + 1 on its left
+    k = count[msg] - 1 - j
+    level = 0
+    while len(val) > len(starts):
+        keep = k % 2 == 0
+        idx = np.flatnonzero(keep)
+        has_left = idx > 0
+        has_left[has_left] = msg[idx[has_left] - 1] == msg[idx[has_left]]
+        new = val[idx]
+        left = idx[has_left] - 1
+        new[has_left] ^= _lookup(_shift_level(level), val[left])
+        val, msg, k = new, msg[idx], k[idx] // 2
+        level += 1
+    short = lengths < 4
+    val[short] ^= _INIT_SHORT[lengths[short]]
+    return val ^ np.uint32(_MASK)
 
 
 def crc32c(data: bytes | bytearray | memoryview | np.ndarray) -> int:
-    """CRC-32C of one message of any length."""
+    """CRC-32C of one message."""
     buf = data.view(np.uint8).ravel() if isinstance(data, np.ndarray) else np.frombuffer(data, dtype=np.uint8)
-    m = len(buf)
-    if m <= 2 * _PIECE:
-        return int(crc32c_many(buf, np.zeros(1, np.int64), np.array([m], np.int64))[0])
-    k = -(-m // _PIECE)
-    front = k * _PIECE - m  # leading zeros leave a register at 0 as it is
-    padded = np.zeros(k * _PIECE + 8, dtype=np.uint8)
-    padded[front : front + m] = buf
-    padded[front : front + 4] ^= 0xFF  # the init value, as in _raw
-    raw = _raw(padded, np.arange(k, dtype=np.int64) * _PIECE, np.full(k, _PIECE, np.int64), False)
-    lo, hi = _shift_table(_PIECE)
-    c = 0
-    for r in raw.tolist():
-        c = int(lo[c & 0xFFFF] ^ hi[c >> 16]) ^ r
-    return c ^ _MASK
+    return int(crc32c_many(buf, np.zeros(1, np.int64), np.array([len(buf)], np.int64))[0])
