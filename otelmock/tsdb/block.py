@@ -15,14 +15,13 @@ base32. Blocks cover ``block_ms``-aligned windows (``floor(t / block_ms) * block
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import json
 import os
 import re
 import secrets
+import shutil
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -96,29 +95,6 @@ def _check(labels: Sequence[Mapping[str, str]], times: np.ndarray, values: np.nd
     return norm, t, v
 
 
-@contextlib.contextmanager
-def _malloc_kept() -> Iterator[None]:
-    """Keep freed memory in the process while writing (glibc). The encoder frees and allocates arrays of the
-    same sizes over and over; by default glibc returns them to the kernel and every new array page-faults its
-    pages back in, which doubled the time. Afterwards glibc's default thresholds are set back (fixed, not the
-    dynamic ones) and the memory released."""
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        mallopt, trim = libc.mallopt, libc.malloc_trim
-    except (OSError, AttributeError):
-        yield
-        return
-    m_trim_threshold, m_mmap_threshold = -1, -3
-    mallopt(m_mmap_threshold, 256 << 20)
-    mallopt(m_trim_threshold, 1 << 30)
-    try:
-        yield
-    finally:
-        mallopt(m_mmap_threshold, 128 << 10)
-        mallopt(m_trim_threshold, 128 << 10)
-        trim(0)
-
-
 def write_blocks(out_dir: str | os.PathLike[str], labels: Sequence[Mapping[str, str]], times_ms: np.ndarray,
                  values: np.ndarray, absent_bits: int | None = None, block_ms: int = 2 * 3600 * 1000) -> list[Path]:
     """Write Prometheus TSDB blocks (as Prometheus 2.42 writes them) into ``out_dir``; returns the block dirs.
@@ -155,63 +131,75 @@ def _write_blocks(out_dir: str | os.PathLike[str], labels: Sequence[Mapping[str,
     vals = np.array([sid[x] for lset in sorted_labels for _, x in lset], dtype=np.int64)
     window = t // block_ms
     bounds = np.flatnonzero(np.r_[True, window[1:] != window[:-1], True])
+    rows = np.asarray(order)
     blocks = []
-    with _malloc_kept():
-        for i0, i1 in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
-            w_end = (int(window[i0]) + 1) * block_ms
-            block = _write_block(out, v, t, np.asarray(order), i0, i1, w_end, absent_bits,
-                                 chunk_range or block_ms, max_samples, segment_size,
-                                 symbols, label_offsets, names, vals)
-            if block is not None:
-                blocks.append(block)
+    for i0, i1 in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+        w_end = (int(window[i0]) + 1) * block_ms
+        block = _write_block(out, v, t, rows, i0, i1, w_end, absent_bits, chunk_range or block_ms, max_samples,
+                             segment_size, symbols, label_offsets, names, vals)
+        if block is not None:
+            blocks.append(block)
     return blocks
 
 
 def _write_block(out: Path, values: np.ndarray, times: np.ndarray, order: np.ndarray, i0: int, i1: int,
                  w_end: int, absent_bits: int | None, chunk_range: int, max_samples: int, segment_size: int,
                  symbols: Symbols, label_offsets: np.ndarray, names: np.ndarray, vals: np.ndarray) -> Path | None:
+    """The block of steps ``i0:i1`` (one window), series in ``order`` (sorted by labels), or None if empty."""
     ulid = new_ulid()
     tmp = out / f"{ulid}.tmp-for-creation"
+    try:
+        meta = _fill_block(tmp, ulid, values, times, order, i0, i1, w_end, absent_bits, chunk_range, max_samples,
+                           segment_size, symbols, label_offsets, names, vals)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if meta is None:
+        shutil.rmtree(tmp)
+        return None
+    (tmp / "meta.json").write_text(json.dumps(meta, indent="\t"))
+    (tmp / "tombstones").write_bytes(TOMBSTONES)
+    final = out / ulid
+    tmp.rename(final)
+    return final
+
+
+def _fill_block(tmp: Path, ulid: str, values: np.ndarray, times: np.ndarray, order: np.ndarray, i0: int, i1: int,
+                w_end: int, absent_bits: int | None, chunk_range: int, max_samples: int, segment_size: int,
+                symbols: Symbols, label_offsets: np.ndarray, names: np.ndarray,
+                vals: np.ndarray) -> dict[str, object] | None:
+    """Chunks and index of a block into ``tmp``, series a batch at a time; returns its meta (None if empty)."""
     writer = SegmentWriter(tmp / "chunks", segment_size)
     tw = times[i0:i1]
     per_batch = max(1, BATCH_SAMPLES // len(tw))
     parts: list[tuple[np.ndarray, ...]] = []
     try:
         for b0 in range(0, len(order), per_batch):
-            rows = order[b0 : b0 + per_batch]
-            bits = values[rows, i0:i1].view(np.uint64)
+            bits = values[order[b0 : b0 + per_batch], i0:i1].view(np.uint64)
             present = None if absent_bits is None else bits != np.uint64(absent_bits)
             batch = _encode(bits, present, tw, w_end, chunk_range, max_samples)
-            if batch is None:
-                continue
-            xc, series, mint, maxt = batch
-            refs = writer.write(xc, series)
-            parts.append((series + b0, mint, maxt, refs, xc.lens))
+            if batch is not None:
+                xc, series, mint, maxt = batch
+                parts.append((series + b0, mint, maxt, writer.write(xc, series), xc.lens))
     finally:
         writer.close()
     if not parts:
-        writer.dir.rmdir()
-        tmp.rmdir()
         return None
     series, mint, maxt, refs, lens = (np.concatenate(p) for p in zip(*parts, strict=True))
-    present_series, counts = np.unique(series, return_counts=True)
-    lo, hi = label_offsets[present_series], label_offsets[present_series + 1]
-    take = np.repeat(lo - (np.cumsum(hi - lo) - (hi - lo)), hi - lo) + np.arange(int((hi - lo).sum()))
-    write_index(tmp / "index", symbols, np.r_[0, np.cumsum(hi - lo)], names[take], vals[take], counts, mint, maxt,
-                refs)
-    meta = {
+    present, counts = np.unique(series, return_counts=True)
+    # the labels of the series with samples here: their slices of names / vals, laid end to end
+    lo, hi = label_offsets[present], label_offsets[present + 1]
+    sub_offsets = np.r_[0, np.cumsum(hi - lo)]
+    take = np.repeat(lo - sub_offsets[:-1], hi - lo) + np.arange(int(sub_offsets[-1]))
+    write_index(tmp / "index", symbols, sub_offsets, names[take], vals[take], counts, mint, maxt, refs)
+    return {
         "ulid": ulid,
         "minTime": int(mint.min()),
         "maxTime": int(maxt.max()) + 1,
-        "stats": {"numSamples": int(lens.sum()), "numSeries": len(present_series), "numChunks": len(mint)},
+        "stats": {"numSamples": int(lens.sum()), "numSeries": len(present), "numChunks": len(mint)},
         "compaction": {"level": 1, "sources": [ulid]},
         "version": 1,
     }
-    (tmp / "meta.json").write_text(json.dumps(meta, indent="\t"))
-    (tmp / "tombstones").write_bytes(TOMBSTONES)
-    final = out / ulid
-    tmp.rename(final)
-    return final
 
 
 def _encode(bits: np.ndarray, present: np.ndarray | None, tw: np.ndarray, w_end: int, chunk_range: int,

@@ -50,27 +50,32 @@ def _lead_trail(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _windows(lead: np.ndarray, trail: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Position by position (rows), each chunk's window after each xor (leading, trailing zeros) and whether
-    that xor opened it. Zero xors and padding carry lead = trail = 255, which never opens a window."""
+    that xor opened it. Zero xors and padding carry lead = trail = 255, which never opens a window.
+
+    A row is blended from the previous one with a 0/255 byte mask (``p ^ ((p ^ new) & mask)``): numpy's masked
+    copies are ten times slower than three plain byte operations."""
     rows, cols = lead.shape
-    lw = np.empty_like(lead)
-    tw = np.empty_like(trail)
+    lw = np.empty((rows + 1, cols), dtype=np.uint8)
+    tw = np.empty((rows + 1, cols), dtype=np.uint8)
+    lw[0] = 0xFF  # no window yet: the first non-zero xor opens one
+    tw[0] = 0
     opens = np.empty(lead.shape, dtype=bool)
-    cur_l = np.full(cols, 0xFF, dtype=np.uint8)  # no window yet: the first non-zero xor opens one
-    cur_t = np.zeros(cols, dtype=np.uint8)
+    mask = np.empty(cols, dtype=np.uint8)
     for q in range(rows):
         o = opens[q]
-        np.less(lead[q], cur_l, out=o)
-        o |= trail[q] < cur_t
-        np.copyto(cur_l, lead[q], where=o)
-        np.copyto(cur_t, trail[q], where=o)
-        lw[q] = cur_l
-        tw[q] = cur_t
-    return lw, tw, opens
+        np.less(lead[q], lw[q], out=o)
+        o |= trail[q] < tw[q]
+        np.negative(o.view(np.uint8), out=mask)
+        for w, new in ((lw, lead[q]), (tw, trail[q])):
+            np.bitwise_xor(w[q], new, out=w[q + 1])
+            w[q + 1] &= mask
+            w[q + 1] ^= w[q]
+    return lw[1:], tw[1:], opens
 
 
-def _timestamps(times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Bits of each timestamp of each time group (G, W), and the fields of its delta of deltas (rows 2 on:
-    value, or the 64 raw bits for the widest bucket; 0 where the dod is 0)."""
+def _timestamps(times: np.ndarray, used: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Bits of each timestamp of each time group (G, W, the first ``used[g]`` used), and the fields of its delta
+    of deltas (columns 2 on: value, or the 64 raw bits for the widest bucket; 0 where the dod is 0 or unused)."""
     groups, width = times.shape
     tb = np.zeros((groups, width), dtype=np.int64)
     dodval = np.zeros((groups, width), dtype=np.uint64)
@@ -80,6 +85,7 @@ def _timestamps(times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if width >= 3:
         dt = times[:, 1:] - times[:, :-1]
         dod = dt[:, 1:] - dt[:, :-1]
+        dod[np.arange(2, width)[None, :] >= used[:, None]] = 0
         bits = np.full(dod.shape, 68, dtype=np.int64)
         bits[dod == 0] = 1
         val = dod.view(np.uint64).copy()
@@ -99,7 +105,8 @@ class XorChunks:
     chunk's length are ignored.
 
     :attr:`nbytes` is each chunk's data length (header included); :meth:`write` adds the data into a zeroed
-    uint64 word stream at given byte offsets.
+    uint64 word stream at given byte offsets (past the last chunk the stream needs ``3 * W`` spare words:
+    positions past a chunk's end are computed for all W samples, though only zeros are added there).
     """
 
     def __init__(self, u: np.ndarray, lens: np.ndarray, times: np.ndarray, tgroup: np.ndarray) -> None:
@@ -110,7 +117,9 @@ class XorChunks:
         self.lens, self.width, self.tgroup, self.times = lens, width, tgroup, times
         self.u0 = u[:, 0]
         rows = np.arange(count)
-        self.tb, self.dodval = _timestamps(times)
+        used = np.zeros(len(times), dtype=np.int64)
+        np.maximum.at(used, tgroup, lens)
+        self.tb, self.dodval = _timestamps(times, used)
         self.ctb = np.cumsum(self.tb, axis=1)  # bits up to and with each timestamp, per time group
         chunk_bits = self.ctb[tgroup, lens - 1]
         tail = lens == 1
@@ -131,23 +140,31 @@ class XorChunks:
         self.nbytes = 2 + (chunk_bits + 7) // 8 + extra
 
     def _values(self, vd: np.ndarray) -> None:
-        """The value fields of samples 1 on, from their xors with the previous value (C, W-1)."""
-        nz = vd != 0
+        """The value fields of samples 1 on, from their xors with the previous value (C, W-1). Byte arithmetic
+        with 0/1 and 0/255 masks stands in for np.where, which is several times slower."""
+        nz = (vd != 0).view(np.uint8)
         lead, trail = _lead_trail(vd)
-        lead[~nz] = 0xFF
-        trail[~nz] = 0xFF
+        zero = nz - np.uint8(1)  # 255 where the xor is 0
+        lead |= zero
+        trail |= zero
         lw, tw, opens = (np.ascontiguousarray(a.T) for a in _windows(np.ascontiguousarray(lead.T),
                                                                       np.ascontiguousarray(trail.T)))
-        me = np.where(nz, np.uint8(64) - lw - tw, np.uint8(0))  # meaningful bits written
-        hb = np.where(opens, np.uint8(13), nz + np.uint8(1))  # control bits: 0 / 10 / 11 + 5 + 6
-        hdr = np.where(opens, (lw.astype(np.uint16) << 6) | (me & np.uint8(63)) | np.uint16(3 << 11),
-                       nz.astype(np.uint16) << 1).astype(np.uint64)
+        op = opens.view(np.uint8)
+        me = (np.uint8(64) - lw - tw) & ~zero  # meaningful bits written (0 for a zero xor)
+        hb = nz + np.uint8(1) + np.uint8(11) * op  # control bits: 0 / 10 / 11 + 5 + 6
+        # the header: 2 (reuse), or 0b11 + 5 bits leading zeros + 6 bits significant bits (opens), or 0
+        hdr = op * ((lw.astype(np.uint16) << 6) | (me & np.uint8(63)) | np.uint16(3 << 11))
+        hdr += (nz - op) << np.uint8(1)
+        hdr = hdr.astype(np.uint64)
         payload = vd >> tw
-        self.vb = (hb + me).astype(np.int64)
-        fits = self.vb <= 64
-        self.merged = np.where(fits, (hdr << me) | payload, hdr)
-        self.merged_bits = np.where(fits, self.vb, hb)
-        self.split = ~fits
+        vb = hb + me
+        self.vb = vb
+        self.split = vb > 64  # header and payload as two fields
+        self.merged = (hdr << me) | payload
+        self.merged_bits = vb
+        if self.split.any():
+            self.merged[self.split] = hdr[self.split]
+            self.merged_bits = np.where(self.split, hb, vb)
         self.payload, self.hb, self.me = payload, hb, me
 
     def write(self, words: np.ndarray, offsets: np.ndarray) -> None:
@@ -185,14 +202,15 @@ class XorChunks:
 
 
 def put(words: np.ndarray, pos: np.ndarray, val: np.ndarray, nbits: np.ndarray) -> None:
-    """Add bit fields into ``words`` (one spare word at the end): the low ``nbits`` (0..64) bits of ``val``, most
-    significant first, at stream bit ``pos``. Fields must not overlap; zero-bit fields must have value 0 (their
-    position may be anything past the start). numpy defines shifts by 64 or more as giving 0."""
+    """Add bit fields into ``words``: the low ``nbits`` (0..64) bits of ``val``, most significant first, at
+    stream bit ``pos`` (>= 0). Fields must not overlap; zero-bit fields must have value 0 (and may lie anywhere
+    up to the end of ``words`` less one). numpy defines shifts by 64 or more as giving 0."""
     pos = np.asarray(pos, dtype=np.int64).ravel()
     if len(pos) == 0:
         return
-    s = (pos & 63).astype(np.uint64)
-    aligned = np.asarray(val, dtype=np.uint64).ravel() << (U64(64) - np.asarray(nbits).astype(np.uint64).ravel())
-    w = np.minimum(pos >> 6, len(words) - 2)
+    s = pos.view(np.uint64) & U64(63)
+    aligned = np.asarray(val, dtype=np.uint64).ravel() << (np.uint8(64) - np.asarray(nbits, dtype=np.uint8).ravel())
+    w = pos >> 6
     np.add.at(words, w, aligned >> s)
-    np.add.at(words, w + 1, aligned << (U64(64) - s))
+    w += 1
+    np.add.at(words, w, aligned << (U64(64) - s))
