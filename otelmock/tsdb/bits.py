@@ -4,8 +4,10 @@
   high bit set on every byte but the last; ``varint`` zig-zags first (``(x << 1) ^ (x >> 63)``).
 * Bit fields are written most significant bit first, as ``bstream.writeBits`` does (tsdb/chunkenc/bstream.go):
   a stream is an array of uint64 words whose bit 63 is the stream's first bit, turned into bytes big-endian.
+  Fields are added in with ``np.add.at`` (their bits are disjoint, so adding is ORing; numpy's ``add.at`` has
+  a fast path, its ``bitwise_or.at`` has not).
 
-numpy's uint64 mixes with signed integers into float64, so shift counts here are always uint64.
+numpy mixes uint64 with signed integers into float64, so shift counts here are always unsigned.
 """
 
 from __future__ import annotations
@@ -72,26 +74,19 @@ def uvarint_fields(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, n
     return hi, 8 * np.minimum(n, 8), lo, 8 * np.maximum(n - 8, 0)
 
 
-def pack(words: np.ndarray, pos: np.ndarray, val: np.ndarray, nbits: np.ndarray) -> None:
-    """OR bit fields into ``words`` (uint64, one spare word at the end): field i is the low ``nbits[i]`` (1..64)
-    bits of ``val[i]``, written MSB first at stream bit ``pos[i]``. ``pos`` must be ascending and the fields must
-    not overlap; fields of value 0 may be left out by the caller, the words start zeroed."""
+def put(words: np.ndarray, pos: np.ndarray, val: np.ndarray, nbits: np.ndarray) -> None:
+    """Add bit fields into ``words``: the low ``nbits`` (0..64) bits of ``val``, most significant first, at
+    stream bit ``pos`` (>= 0). Fields must not overlap; zero-bit fields must have value 0 (and may lie anywhere
+    up to the end of ``words`` less one). numpy defines shifts by 64 or more as giving 0."""
+    pos = np.asarray(pos, dtype=np.int64).ravel()
     if len(pos) == 0:
         return
-    pos = np.asarray(pos, dtype=np.int64)
+    s = pos.view(np.uint64) & U64(63)
+    aligned = np.asarray(val, dtype=np.uint64).ravel() << (np.uint8(64) - np.asarray(nbits, dtype=np.uint8).ravel())
     w = pos >> 6
-    s = (pos & 63).astype(np.uint64)
-    aligned = np.asarray(val, dtype=np.uint64) << (U64(64) - np.asarray(nbits, dtype=np.uint64))
-    hi = aligned >> s
-    lo = (aligned << (U64(63) - s)) << U64(1)  # what spills into the next word (a shift by 64 is undefined)
-    # fields sharing a word have disjoint bits, so their OR is their sum: group sums by differences of a cumsum
-    last = np.flatnonzero(w[1:] != w[:-1])
-    last = np.append(last, len(w) - 1)
-    uw = w[last]
-    for part, dest in ((hi, uw), (lo, uw + 1)):
-        sums = np.cumsum(part, dtype=np.uint64)[last]
-        sums[1:] -= sums[:-1]
-        words[dest] |= sums
+    np.add.at(words, w, aligned >> s)
+    w += 1
+    np.add.at(words, w, aligned << (U64(64) - s))
 
 
 def words_to_bytes(words: np.ndarray) -> np.ndarray:

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from otelmock.tsdb.bits import U64, uvarint_fields, uvarint_len, zigzag
+from otelmock.tsdb.bits import U64, put, uvarint_fields, uvarint_len, zigzag
 
 ENCODING = 1  # chunkenc.EncXOR
 
@@ -199,18 +199,3 @@ class XorChunks:
         if self.split.any():
             split = self.split
             put(words, vstart[split] + self.hb[split], self.payload[split], self.me[split])
-
-
-def put(words: np.ndarray, pos: np.ndarray, val: np.ndarray, nbits: np.ndarray) -> None:
-    """Add bit fields into ``words``: the low ``nbits`` (0..64) bits of ``val``, most significant first, at
-    stream bit ``pos`` (>= 0). Fields must not overlap; zero-bit fields must have value 0 (and may lie anywhere
-    up to the end of ``words`` less one). numpy defines shifts by 64 or more as giving 0."""
-    pos = np.asarray(pos, dtype=np.int64).ravel()
-    if len(pos) == 0:
-        return
-    s = pos.view(np.uint64) & U64(63)
-    aligned = np.asarray(val, dtype=np.uint64).ravel() << (np.uint8(64) - np.asarray(nbits, dtype=np.uint8).ravel())
-    w = pos >> 6
-    np.add.at(words, w, aligned >> s)
-    w += 1
-    np.add.at(words, w, aligned << (U64(64) - s))
