@@ -321,6 +321,8 @@ def test_bad_input(tmp_path: Path) -> None:
         write_blocks(tmp_path, ok, t.astype(float), v)
     with pytest.raises(ValueError, match="invalid label name 'a-b'"):
         write_blocks(tmp_path, [{"__name__": "a", "a-b": "1"}, ok[1]], t, v)
+    with pytest.raises(ValueError, match="not valid UTF-8"):
+        write_blocks(tmp_path, [{"__name__": "a", "x": "\ud800"}, ok[1]], t, v)
     with pytest.raises(ValueError, match="metric name"):
         write_blocks(tmp_path, [{"x": "1"}, ok[1]], t, v)
     assert not any(tmp_path.iterdir())

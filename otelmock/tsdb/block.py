@@ -51,9 +51,13 @@ def _normalise(labels: Sequence[Mapping[str, str]]) -> list[Labels]:
     out = []
     for i, lset in enumerate(labels):
         pairs = tuple(sorted((str(k), str(v)) for k, v in lset.items() if v != ""))
-        for k, _ in pairs:
+        for k, v in pairs:
             if not _LABEL_NAME.match(k):
                 raise ValueError(f"labels[{i}]: invalid label name {k!r}")
+            try:
+                v.encode()
+            except UnicodeEncodeError:
+                raise ValueError(f"labels[{i}]: label {k} has a value that is not valid UTF-8: {v!r}") from None
         name = dict(pairs).get("__name__")
         if name is None or not _METRIC_NAME.match(name):
             raise ValueError(f"labels[{i}]: missing or invalid metric name (__name__={name!r})")
