@@ -28,18 +28,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.scrape import machine
+from benchmarks.scrape import machine, rss_mib
 from otelmock import backfill as bf
 from otelmock.tsdb import write_blocks
 
 ABSENT = 0x7FF0_0000_DEAD_0001  # a NaN payload no exporter produces
 STEP_MS = 15_000
-
-
-def rss_mib(field: str = "VmRSS:") -> float:
-    """This process's resident memory (or its peak, ``VmHWM:``) in MiB."""
-    line = next(x for x in Path("/proc/self/status").read_text().splitlines() if x.startswith(field))
-    return int(line.split()[1]) / 1024
 
 
 def realistic(series: int, steps: int, seed: int = 1) -> tuple[list[dict[str, str]], np.ndarray, np.ndarray]:
@@ -129,15 +123,15 @@ def main() -> int:
     print(f"data: {args.series} series x {args.steps} steps at 15 s, {samples / 1e6:.1f} M samples")
     work = Path(args.dir or tempfile.mkdtemp(prefix="otelmock-tsdb-"))
     try:
-        before = rss_mib()
-        Path("/proc/self/clear_refs").write_text("5")  # reset the peak (VmHWM) to the current size
+        before = rss_mib(os.getpid())
+        Path("/proc/self/clear_refs").write_text("5")  # reset the peak RSS to the current size
         t = time.perf_counter()
         blocks = write_blocks(work / "ours", labels, times, values, absent_bits=ABSENT)
         took = time.perf_counter() - t
         size = sum(f.stat().st_size for b in blocks for f in b.rglob("*") if f.is_file())
         print(f"write_blocks: {took:.1f} s, {samples / took / 1e6:.1f} M samples/s, {len(blocks)} blocks, "
               f"{size / samples:.2f} bytes/sample; memory: {before:.0f} MiB before (the input), "
-              f"peak {rss_mib('VmHWM:'):.0f} MiB")
+              f"peak {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
         print(f"  a host's week (391 M samples) at this rate: {391e6 / (samples / took):.0f} s")
         if args.no_promtool or shutil.which("promtool") is None:
             return 0
