@@ -108,6 +108,7 @@ class _Source:
     target: str                 # rendered target labels
     taken: frozenset[str]       # their names: a family label of the same name becomes exported_<name>
     dcgm: bool
+    target_labels: tuple[tuple[str, str], ...] = ()
 
 
 def _om_help(text: str) -> str:
@@ -134,7 +135,8 @@ def _plan(settings: Settings, exporters: Sequence[str], targets: Mapping[str, Ma
                     ok = stem != f.name and stem not in real
                     name, typ = (stem, "counter") if ok else (f.name, "unknown")
                 om = oms.setdefault(name, _OmFamily(name, typ, _om_help(f.help)))
-            out.append(_Source(e, f, om, target, frozenset(tl), EXPORTERS[e].dialect == "dcgm"))
+            out.append(_Source(e, f, om, target, frozenset(tl), EXPORTERS[e].dialect == "dcgm",
+                               tuple((k, v) for k, v in tl.items() if v)))
     return out
 
 
@@ -255,9 +257,12 @@ def _group_text(rows: list[int], store: _Store, sources: list[_Source], ts: np.n
     return "".join(parts.ravel().tolist()), written
 
 
+def _label_names(src: _Source, suffix: str) -> tuple[str, ...]:
+    return tuple(f"exported_{n}" if n in src.taken else n for n in sample_labels(src.family, suffix))
+
+
 def _prefix(src: _Source, suffix: str, lv: tuple[str, ...]) -> str:
-    names = tuple(f"exported_{n}" if n in src.taken else n for n in sample_labels(src.family, suffix))
-    pairs = [f'{n}="{escape_label(v)}"' for n, v in zip(names, lv, strict=True) if v]
+    pairs = [f'{n}="{escape_label(v)}"' for n, v in zip(_label_names(src, suffix), lv, strict=True) if v]
     labels = ",".join(filter(None, (",".join(pairs), src.target)))
     return f"{src.family.name}{suffix}{{{labels}}} " if labels else f"{src.family.name}{suffix} "
 
@@ -279,6 +284,55 @@ def _write(out: TextIO, store: _Store, sources: list[_Source], times: np.ndarray
         progress("write", done + 1, len(families))
     out.write("# EOF\n")
     return written
+
+
+# --- writing Prometheus blocks directly ------------------------------------------------------------------------------
+GO_NAN_BITS = 0x7FF8_0000_0000_0001  # Go's math.NaN(): what Prometheus stores for a "NaN" it parsed
+
+
+def _as_parsed(store: _Store, sources: list[_Source]) -> np.ndarray:
+    """The values as Prometheus stores them after parsing the text (in place): dcgm-exporter's %d / %f rounding,
+    Go's NaN. Returns the (series, steps) array."""
+    vals = store.vals[: len(store.keys)]
+    bits = vals.view(np.uint64)
+    for r, (si, _, _) in enumerate(store.keys):
+        src, row, rbits = sources[si], vals[r], bits[r]
+        present = rbits != np.uint64(ABSENT_BITS)
+        if src.dcgm:
+            uniq, inv = np.unique(row[present], return_inverse=True)
+            row[present] = np.array([float(dcgm_value(v, src.family.int_format)) for v in uniq.tolist()])[inv]
+        rbits[present & np.isnan(row)] = np.uint64(GO_NAN_BITS)
+    return vals
+
+
+def _tsdb_labels(store: _Store, sources: list[_Source]) -> list[dict[str, str]]:
+    """Each series' labels as a scrape stores them: the sample name, its labels (empty ones dropped), the target's."""
+    out = []
+    for si, suffix, lv in store.keys:
+        src = sources[si]
+        labels = {n: v for n, v in zip(_label_names(src, suffix), lv, strict=True) if v}
+        labels.update(src.target_labels)
+        labels["__name__"] = src.family.name + suffix
+        out.append(labels)
+    return out
+
+
+def block_hours(span_s: float) -> int:
+    """Block length for a history of ``span_s``: 2h x 3^k as Prometheus compacts, at most 486h (20 days)."""
+    hours = 2
+    while hours * 3600 < span_s and hours < 486:
+        hours *= 3
+    return hours
+
+
+def write_tsdb(out_dir: str, store: _Store, sources: list[_Source], times: np.ndarray) -> list[str]:
+    """Prometheus blocks of the whole store in ``out_dir`` (:mod:`otelmock.tsdb`), as promtool would write them."""
+    from otelmock.tsdb import write_blocks
+
+    span = float(times[-1] - times[0]) if len(times) else 0.0
+    blocks = write_blocks(out_dir, _tsdb_labels(store, sources), np.round(times * 1000).astype(np.int64),
+                          _as_parsed(store, sources), ABSENT_BITS, block_hours(span) * 3_600_000, like_promtool=True)
+    return [str(b) for b in blocks]
 
 
 def _work(queue: Any, args: tuple[Settings, Timeline, list[_Source], float, float],
@@ -337,10 +391,11 @@ def _quiet(phase: str, done: int, total: int) -> None:
 
 
 def backfill(settings: Settings, scenarios: Mapping[str, Scenario], start_t: float, end_t: float, step_s: float,
-             out: TextIO, exporters: Sequence[str] | None = None, progress: Progress | None = None, *,
+             out: TextIO | None, exporters: Sequence[str] | None = None, progress: Progress | None = None, *,
              timeline: Timeline | None = None, targets: Mapping[str, Mapping[str, str]] | None = None,
-             workers: int = 1) -> Stats:
-    """Write every step ``start_t + i * step_s <= end_t`` of ``exporters`` as one OpenMetrics exposition.
+             workers: int = 1, tsdb_dir: str | None = None) -> Stats:
+    """Write every step ``start_t + i * step_s <= end_t`` of ``exporters`` as one OpenMetrics exposition, or with
+    ``tsdb_dir`` as Prometheus blocks in that folder (``out`` unused).
 
     ``timeline`` defaults to ``settings.scenario`` held throughout; ``targets`` (exporter -> labels) defaults to
     :func:`target_labels` (``{}``: none). ``workers`` > 1 shares the steps among forked processes.
@@ -363,8 +418,16 @@ def backfill(settings: Settings, scenarios: Mapping[str, Scenario], start_t: flo
         done += res[3].shape[0]
         progress("compute", done, n)
     t1 = time.perf_counter()
-    written = _write(out, store, sources, start_t + step_s * np.arange(n), progress)
-    out.flush()
+    times = start_t + step_s * np.arange(n)
+    if tsdb_dir is not None:
+        progress("write", 0, 1)
+        write_tsdb(tsdb_dir, store, sources, times)
+        written = int(np.count_nonzero(store.vals[: len(store.keys)].view(np.uint64) != np.uint64(ABSENT_BITS)))
+        progress("write", 1, 1)
+    else:
+        assert out is not None
+        written = _write(out, store, sources, times, progress)
+        out.flush()
     return Stats(n, len(store.keys), written, t1 - t0, time.perf_counter() - t1)
 
 
@@ -378,9 +441,7 @@ def run_promtool(path: str, out_dir: str, span_s: float) -> float:
     exe = shutil.which("promtool")
     if exe is None:
         raise FileNotFoundError("promtool is not on the PATH")
-    hours = 2
-    while hours * 3600 < span_s and hours < 486:
-        hours *= 3
+    hours = block_hours(span_s)
     t0 = time.perf_counter()
     subprocess.run([exe, "tsdb", "create-blocks-from", "openmetrics", f"--max-block-duration={hours}h", "--quiet",
                     path, out_dir], check=True, stdout=subprocess.DEVNULL)
@@ -425,6 +486,8 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
     p.add_argument("--workers", type=int, default=max(1, min(4, (os.cpu_count() or 1) - 1)),
                    help="processes computing steps (default: CPUs - 1, at most 4)")
     p.add_argument("--promtool-dir", help="also run promtool tsdb create-blocks-from openmetrics into this folder")
+    p.add_argument("--tsdb-dir", help="write Prometheus blocks straight into this folder instead of OpenMetrics "
+                   "(no promtool needed: the blocks promtool would make from the OpenMetrics)")
     return p
 
 
@@ -469,6 +532,18 @@ def cmd(args: argparse.Namespace) -> int:
             settings, exporters, args.instance_host, _pairs(args.label, "--label"), _pairs(args.job, "--job"))
     except (ValueError, argparse.ArgumentTypeError) as exc:
         raise ConfigError(str(exc)) from None
+    if args.tsdb_dir:
+        if args.promtool_dir or args.out != "-":
+            raise ConfigError("--tsdb-dir writes blocks itself: leave out --out and --promtool-dir")
+        try:
+            stats = backfill(settings, scenarios, start, end, step, None, exporters, StderrProgress(),
+                             timeline=timeline, targets=targets, workers=args.workers, tsdb_dir=args.tsdb_dir)
+        except ValueError as exc:  # e.g. two exporters' process_* series alike once job/instance are left out
+            raise ConfigError(f"--tsdb-dir {args.tsdb_dir}: {exc}") from None
+        print(f"backfill: {stats.samples} samples of {stats.series} series over {stats.steps} steps in "
+              f"{stats.compute_s + stats.write_s:.1f}s ({stats.samples_per_s:,.0f} samples/s; blocks written in "
+              f"{stats.write_s:.1f}s) -> {args.tsdb_dir}", file=sys.stderr)
+        return 0
     path = args.out
     if args.promtool_dir and path == "-":
         fd, path = tempfile.mkstemp(suffix=".om", prefix="otelmock-backfill-")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import math
 import os
 import re
@@ -110,6 +111,36 @@ def test_promtool_imports_it(text: str, tmp_path: Path) -> None:
     assert series == len({s for s, _, _ in _series(text)})
 
 
+def test_blocks_written_directly_are_the_blocks_promtool_makes(text: str, tmp_path: Path) -> None:
+    """``--tsdb-dir``: the same files promtool makes from the OpenMetrics (index and chunks byte for byte, the
+    same meta.json but for the block ids), with every value as Prometheus parses it (dcgm's %d/%f, Go's NaN)."""
+    if shutil.which("promtool") is None:
+        if REQUIRE:
+            pytest.fail("promtool is required (REQUIRE_REAL_TOOLS=1)")
+        pytest.skip("promtool not installed")
+    path = tmp_path / "backfill.om"
+    path.write_text(text)
+    bf.run_promtool(str(path), str(tmp_path / "theirs"), 600)
+    stats = bf.backfill(config.load(), discover(), T, T + 600, 15.0, None, tsdb_dir=str(tmp_path / "ours"))
+    assert stats.samples == len(_series(text))
+
+    def blocks(root: Path) -> list[tuple[dict[str, object], Path]]:
+        out = []
+        for d in root.iterdir():
+            meta = json.loads((d / "meta.json").read_text())
+            del meta["ulid"], meta["compaction"]["sources"]
+            out.append((meta, d))
+        return sorted(out, key=lambda m: int(m[0]["minTime"]))  # type: ignore[call-overload]
+
+    ours, theirs = blocks(tmp_path / "ours"), blocks(tmp_path / "theirs")
+    assert [m for m, _ in ours] == [m for m, _ in theirs] and ours
+    for (_, a), (_, b) in zip(ours, theirs, strict=True):
+        files = sorted(str(f.relative_to(b)) for f in b.rglob("*") if f.is_file() and f.name != "meta.json")
+        assert files == sorted(str(f.relative_to(a)) for f in a.rglob("*") if f.is_file() and f.name != "meta.json")
+        for f in files:
+            assert (a / f).read_bytes() == (b / f).read_bytes(), f
+
+
 def _dump(exporter: str, at: float, capsysbinary: pytest.CaptureFixture[bytes]) -> dict[object, float]:
     assert cli.main(["dump", exporter, "--at", str(at)]) == 0
     live = {}
@@ -167,6 +198,20 @@ def test_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert body.endswith("# EOF\n") and 'instance="gpu-a:9445"' in body and 'cluster="lab"' in body
     assert "samples/s" in capsys.readouterr().err
     assert bf.main_backfill(["--exporters", "nope", "--out", str(out)]) == 2
+
+
+def test_command_line_tsdb_dir(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["--days", str(120 / 86400), "--end", str(T + 120), "--exporters", "dcgm,node", "--workers", "1"]
+    assert bf.main_backfill([*argv, "--tsdb-dir", str(tmp_path / "data")]) == 0
+    blocks = [d for d in (tmp_path / "data").iterdir() if (d / "meta.json").exists()]
+    assert blocks and all((d / "index").stat().st_size > 0 and (d / "chunks" / "000001").exists() for d in blocks)
+    assert "-> " + str(tmp_path / "data") in capsys.readouterr().err
+    assert bf.main_backfill([*argv, "--tsdb-dir", str(tmp_path / "x"), "--out", str(tmp_path / "h.om")]) == 2
+    assert "leave out --out" in capsys.readouterr().err
+    # without job/instance, node_exporter's and LiteLLM's process_* series would be the same: refused, named
+    argv[5] = "node,litellm"
+    assert bf.main_backfill([*argv, "--no-target-labels", "--tsdb-dir", str(tmp_path / "y")]) == 2
+    assert "duplicate series" in capsys.readouterr().err
 
 
 def test_workers_give_the_same_file() -> None:

@@ -128,7 +128,8 @@ def _malloc_kept() -> Iterator[None]:
 
 
 def write_blocks(out_dir: str | os.PathLike[str], labels: Sequence[Mapping[str, str]], times_ms: np.ndarray,
-                 values: np.ndarray, absent_bits: int | None = None, block_ms: int = 2 * 3600 * 1000) -> list[Path]:
+                 values: np.ndarray, absent_bits: int | None = None, block_ms: int = 2 * 3600 * 1000, *,
+                 like_promtool: bool = False) -> list[Path]:
     """Write Prometheus TSDB blocks (as Prometheus 2.42 writes them) into ``out_dir``; returns the block dirs.
 
     labels[s] are series s's labels including "__name__" (may be given in any order, may contain empty values
@@ -137,8 +138,14 @@ def write_blocks(out_dir: str | os.PathLike[str], labels: Sequence[Mapping[str, 
     sample" (series absent at that step, e.g. a container restarting). Writes one block per block_ms-aligned
     window (window start = floor(t / block_ms) * block_ms, as promtool/Prometheus align) that has samples.
 
+    ``like_promtool``: cut chunks as ``promtool tsdb create-blocks-from`` does (its head's chunk range is twice the
+    block, chunks of up to 240 samples), so the files are byte-identical to promtool's but for the block ids.
+
     Raises ValueError for bad input (shapes, dtypes, unsorted times, invalid or duplicate label sets).
     """
+    if like_promtool:
+        return _write_blocks(out_dir, labels, times_ms, values, absent_bits, block_ms, chunk_range=2 * block_ms,
+                             max_samples=2 * SAMPLES_PER_CHUNK)
     return _write_blocks(out_dir, labels, times_ms, values, absent_bits, block_ms)
 
 
