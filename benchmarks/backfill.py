@@ -94,9 +94,24 @@ def main() -> int:
         week = st.samples / st.steps * WEEK_STEPS
         print(f"  a week at 15 s: {week / 1e6:,.0f} M samples, ~{week * size / st.samples / 1e9:,.0f} GB of text, "
               f"~{(first + week / (st.samples / steady)) / 60:,.1f} min at this rate")
+        took = None
         if not args.no_promtool and shutil.which("promtool"):
             took = bf.run_promtool(str(path), str(Path(tmp) / "blocks"), t_end - t0)
             print(f"promtool tsdb create-blocks-from openmetrics: {took:.1f} s ({st.samples / took:,.0f} samples/s)")
+        path.unlink()
+        c = time.perf_counter()
+        direct = bf.backfill(settings, discover(), t0, t_end, args.step, None, exporters, workers=args.workers,
+                             tsdb_dir=str(Path(tmp) / "direct"))
+        wall_d = time.perf_counter() - c
+        print(f"--tsdb-dir (blocks written directly): compute {direct.compute_s:.1f} s + blocks {direct.write_s:.1f} s"
+              f" = {wall_d:.1f} s wall; blocks at {direct.samples / direct.write_s:,.0f} samples/s"
+              + (f", {took / direct.write_s:.0f}x promtool's import" if took else ""))
+        per_step = (direct.compute_s - first) / max(direct.steps - 1, 1)
+        w_compute = first + per_step * WEEK_STEPS
+        w_write = week / (direct.samples / direct.write_s)
+        print(f"  a week at 15 s, projected: compute ~{w_compute / 60:,.1f} min + blocks ~{w_write:,.0f} s "
+              f"= ~{(w_compute + w_write) / 60:,.1f} min, against ~{(first + week / (st.samples / steady)) / 60:,.1f} "
+              f"min of text" + (f" + ~{week / (st.samples / took) / 60:,.0f} min of promtool" if took else ""))
     return 0
 
 
