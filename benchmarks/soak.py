@@ -54,7 +54,8 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--wrk", type=float, default=0.0, help="then wrk on every port at once for this long")
     ap.add_argument("--warmup", type=float, help="seconds of the soak before its steady state (default: three "
-                    "intervals, in which the mock learns each scraper's period and starts rendering ahead)")
+                    "intervals and two ticks, in which the mock learns the scrapers' schedule and starts rendering "
+                    "ahead)")
     args = ap.parse_args()
     print(f"machine: {machine()}")
     mock = start_mock(args.hosts, logs=True)
@@ -70,7 +71,7 @@ def main() -> int:
               f"{args.interval:g} s for {span:.0f} s ({n / args.interval:.0f} scrapes/s offered); CPU: the mock "
               f"{100 * cpu:.0f}%, the scrapers {100 * own:.0f}% of one core (of {os.cpu_count()})")
         exporters = sorted({t.split("/", 1)[1] for t in mock.targets})
-        steady = t0 + (3 * args.interval if args.warmup is None else args.warmup)
+        steady = t0 + (3 * args.interval + 2 if args.warmup is None else args.warmup)
         print(f"  latency over the whole soak, then (steady) after the first {steady - t0:.0f} s:")
         for e in exporters:
             mine = [s for s in scrapers if s.target.endswith("/" + e)]
