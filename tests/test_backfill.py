@@ -20,6 +20,7 @@ from otelmock import backfill as bf
 from otelmock import cli, config
 from otelmock.scenario.loader import discover
 from otelmock.world.identity import derive_host
+from tests.integration.conftest import tool
 
 REQUIRE = os.environ.get("REQUIRE_REAL_TOOLS") == "1"
 LINE = re.compile(r'^([^{ ]+)(\{.*\})? (\S+) (\S+)$')
@@ -96,14 +97,16 @@ def test_each_step_parses_with_prometheus_client(text: str) -> None:
         assert sum(len(f.samples) for f in fams) == len(doc) - len(meta)
 
 
-def test_promtool_imports_it(text: str, tmp_path: Path) -> None:
-    if shutil.which("promtool") is None:
-        if REQUIRE:
-            pytest.fail("promtool is required (REQUIRE_REAL_TOOLS=1)")
-        pytest.skip("promtool not installed")
+def _promtool_import(text: str, tmp_path: Path) -> float:
+    """promtool's blocks of ``text`` in tmp_path/blocks (skips, or fails under REQUIRE_REAL_TOOLS, without it)."""
+    tool("promtool")
     path = tmp_path / "backfill.om"
     path.write_text(text)
-    took = bf.run_promtool(str(path), str(tmp_path / "blocks"), 600)
+    return bf.run_promtool(str(path), str(tmp_path / "blocks"), 600)
+
+
+def test_promtool_imports_it(text: str, tmp_path: Path) -> None:
+    took = _promtool_import(text, tmp_path)
     assert took > 0 and any((tmp_path / "blocks").iterdir())
     out = subprocess.run(["promtool", "tsdb", "analyze", str(tmp_path / "blocks")], capture_output=True, text=True,
                          check=True).stdout
@@ -114,13 +117,7 @@ def test_promtool_imports_it(text: str, tmp_path: Path) -> None:
 def test_blocks_written_directly_are_the_blocks_promtool_makes(text: str, tmp_path: Path) -> None:
     """``--tsdb-dir``: the same files promtool makes from the OpenMetrics (index and chunks byte for byte, the
     same meta.json but for the block ids), with every value as Prometheus parses it (dcgm's %d/%f, Go's NaN)."""
-    if shutil.which("promtool") is None:
-        if REQUIRE:
-            pytest.fail("promtool is required (REQUIRE_REAL_TOOLS=1)")
-        pytest.skip("promtool not installed")
-    path = tmp_path / "backfill.om"
-    path.write_text(text)
-    bf.run_promtool(str(path), str(tmp_path / "theirs"), 600)
+    _promtool_import(text, tmp_path)
     stats = bf.backfill(config.load(), discover(), T, T + 600, 15.0, None, tsdb_dir=str(tmp_path / "ours"))
     assert stats.samples == len(_series(text))
 
@@ -132,7 +129,7 @@ def test_blocks_written_directly_are_the_blocks_promtool_makes(text: str, tmp_pa
             out.append((meta, d))
         return sorted(out, key=lambda m: int(m[0]["minTime"]))  # type: ignore[call-overload]
 
-    ours, theirs = blocks(tmp_path / "ours"), blocks(tmp_path / "theirs")
+    ours, theirs = blocks(tmp_path / "ours"), blocks(tmp_path / "blocks")
     assert [m for m, _ in ours] == [m for m, _ in theirs] and ours
     for (_, a), (_, b) in zip(ours, theirs, strict=True):
         files = sorted(str(f.relative_to(b)) for f in b.rglob("*") if f.is_file() and f.name != "meta.json")

@@ -24,7 +24,7 @@ from otelmock.tsdb import write_blocks
 from otelmock.tsdb.block import _write_blocks, new_ulid
 from otelmock.tsdb.crc32c import crc32c, crc32c_many
 from otelmock.tsdb.xor import XorChunks
-from tests.integration.conftest import free_port, get, tool, wait_http
+from tests.integration.conftest import _stop, free_port, get, tool, wait_http
 
 ABSENT = 0x7FF0_0000_DEAD_0001
 GO_NAN = 0x7FF8_0000_0000_0001  # math.NaN(), what promtool's parser returns for "NaN"
@@ -246,6 +246,17 @@ def test_xor_chunks_match_a_port_of_xor_go() -> None:
         assert not out[offsets[c] + xc.nbytes[c] : offsets[c] + xc.nbytes[c] + 3].any()
 
 
+def _uvarint(b: bytes, i: int) -> tuple[int, int]:
+    """The unsigned varint at ``b[i:]`` and the offset after it."""
+    x, shift = 0, 0
+    while True:
+        x |= (b[i] & 0x7F) << shift
+        shift += 7
+        i += 1
+        if b[i - 1] < 0x80:
+            return x, i
+
+
 def chunk_records(block: Path) -> list[tuple[int, bytes]]:
     """(sample count, data) of every chunk in a block's segment files, checking their framing and CRC."""
     out = []
@@ -254,13 +265,7 @@ def chunk_records(block: Path) -> list[tuple[int, bytes]]:
         assert b[:8] == bytes.fromhex("85bd40dd01000000")
         i = 8
         while i < len(b):
-            n, shift = 0, 0
-            while True:
-                n |= (b[i] & 0x7F) << shift
-                shift += 7
-                i += 1
-                if b[i - 1] < 0x80:
-                    break
+            n, i = _uvarint(b, i)
             assert b[i] == 1  # XOR
             data = b[i + 1 : i + 1 + n]
             assert int.from_bytes(b[i + 1 + n : i + 5 + n], "big") == crc32c(b[i : i + 1 + n])
@@ -290,13 +295,7 @@ def test_blocks_files_and_chunk_limits(tmp_path: Path) -> None:
         assert sum(n for n, _ in records) == meta["stats"]["numSamples"]
         assert max(n for n, _ in records) <= 120
         for _, data in records:  # the first timestamp (varint after the count) lies in the block
-            x, shift, i = 0, 0, 2
-            while True:
-                x |= (data[i] & 0x7F) << shift
-                shift += 7
-                i += 1
-                if data[i - 1] < 0x80:
-                    break
+            x, _ = _uvarint(data, 2)
             assert meta["minTime"] <= (x >> 1) ^ -(x & 1) < meta["maxTime"]
         total += meta["stats"]["numSamples"]
     assert total == int((values.view(np.uint64) != np.uint64(ABSENT)).sum())
@@ -441,9 +440,4 @@ def test_prometheus_serves_the_blocks(tmp_path: Path) -> None:
         # in the gap, past the 5 minute lookback, the series has no sample
         assert api("query", query='otelmock_test{kind="gap"}', time=times[130] / 1000) == []
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        _stop(proc)
