@@ -176,8 +176,13 @@ class Runtime:
         due = [exp for exp in self.exporters.values() if exp.predictor.due(tick_end, tick_end + period)]
         if not due:
             return
+        n = self.world.tick_at(self.clock.now()) + 1
+        if n % self.world.block_ticks == 0:
+            # the first tick of the world's next block (once an hour): computing it ahead would move the world's
+            # one cached block and its ledger forward while this tick may still be asked for
+            return
         gen = self._gen
-        snap = self.world.snapshot(self.world.tick_at(self.clock.now()) + 1)
+        snap = self.world.snapshot(n)
         with self._step_lock:
             if gen != self._gen:
                 return

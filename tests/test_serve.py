@@ -6,6 +6,7 @@ import gzip
 
 from otelmock.bridge.prometheus import CONTENT_TYPE
 from otelmock.runtime import Runtime
+from otelmock.world.model import BLOCK_S
 from otelmock.serve import exporter_app
 from tests.api import T0, client, make_runtime
 
@@ -96,3 +97,13 @@ def test_render_ahead_keeps_nothing_once_the_generation_moved_on() -> None:
     assert exp.bridge.peek_gzip(snap.tick) is not None
     exp.bridge.forget_ahead()
     assert exp.bridge.peek_gzip(snap.tick) is None
+
+
+def test_the_first_tick_of_the_next_world_block_is_not_computed_ahead() -> None:
+    """The world caches one block: the tick before a block boundary must not evict the block still being served."""
+    last = (T0 // BLOCK_S + 1) * BLOCK_S - 1.0  # the last tick of the block holding T0
+    rt2, _ = make_runtime(("node",), t0=last)
+    assert rt2.world.block_ticks * rt2.world.dt == BLOCK_S
+    _busy(rt2, last)
+    rt2._render_ahead(last + 0.001, 1.0)
+    assert rt2._ahead is None and rt2.exporters["node"].bridge.peek_gzip(rt2.world.tick_at(last) + 1) is None
