@@ -6,8 +6,8 @@ import gzip
 
 from otelmock.bridge.prometheus import CONTENT_TYPE
 from otelmock.runtime import Runtime
-from otelmock.world.model import BLOCK_S
 from otelmock.serve import exporter_app
+from otelmock.world.model import BLOCK_S
 from tests.api import T0, client, make_runtime
 
 
