@@ -69,7 +69,8 @@ class Mock:
             self.proc.kill()
 
 
-def start_mock(hosts: int = 1, logs: bool = True, env: dict[str, str] | None = None) -> Mock:
+def start_mock(hosts: int = 1, logs: bool = True, env: dict[str, str] | None = None,
+               args: tuple[str, ...] = ()) -> Mock:
     """``otelmock run [--hosts N]`` with its default settings but for ports (a free block) and the log folder."""
     workdir = Path(tempfile.mkdtemp(prefix="otelmock-bench-"))
     e = {k: v for k, v in os.environ.items() if not k.startswith("OTELMOCK_")}
@@ -84,7 +85,7 @@ def start_mock(hosts: int = 1, logs: bool = True, env: dict[str, str] | None = N
              **{f"OTELMOCK_PORTS__{n.upper()}": str(p) for n, p in ports.items()}, **(env or {}))
     sd = workdir / "targets.json"
     fleet = ["--hosts", str(hosts), "--file-sd", str(sd)] if hosts > 1 else []
-    cmd = [sys.executable, "-m", "otelmock", "run", *fleet]
+    cmd = [sys.executable, "-m", "otelmock", "run", *fleet, *args]
     proc = subprocess.Popen(cmd, env=e, stdout=subprocess.DEVNULL, stderr=open(workdir / "stderr.log", "wb"))
     if hosts > 1:
         deadline = time.monotonic() + 60 + 10 * hosts

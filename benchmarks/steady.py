@@ -40,9 +40,11 @@ def main() -> int:
     ap.add_argument("--minutes", type=float, default=5.0)
     ap.add_argument("--warmup", type=float, default=60.0, help="seconds scraped before measuring (default 60)")
     ap.add_argument("--interval", type=float, default=15.0)
+    ap.add_argument("--processes", type=int, help="otelmock run --processes (default: its own)")
     args = ap.parse_args()
     print(f"machine: {machine()}")
-    mock, real = start_mock(args.hosts), real_node()
+    procs = () if args.processes is None else ("--processes", str(args.processes))
+    mock, real = start_mock(args.hosts, args=procs), real_node()
     try:
         targets = {**mock.targets, **(real.targets if real else {})}
         scrape(targets, 1, args.interval, args.warmup)
