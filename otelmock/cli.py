@@ -111,6 +111,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                                  f"(available: {', '.join(EXPORTERS)})")
     settings = settings.__class__(**{**_asdict(settings), "exporters": names})
     timeline, scenarios = _timeline(settings)
+    if args.processes is not None and not 1 <= args.processes <= args.hosts:
+        raise config.ConfigError(f"--processes: {args.processes} is outside [1, {args.hosts}] (one to one per host)")
     if args.hosts > 1 or args.file_sd:
         procs = fleet.auto_processes(args.hosts) if args.processes is None else args.processes
         return fleet.serve_fleet(settings, scenarios, args.hosts, args.file_sd, procs)

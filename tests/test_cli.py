@@ -59,3 +59,12 @@ def test_port_in_use_is_reported_and_nothing_starts() -> None:
 def test_scenarios_lists_the_packaged_ones() -> None:
     r = otelmock("scenarios")
     assert r.returncode == 0 and [line.split("\t")[0] for line in r.stdout.splitlines()] == ["degraded", "high_load", "normal"]
+
+
+def test_processes_out_of_range_is_one_line_and_nothing_starts() -> None:
+    cases = ((("--processes", "2"), "2 is outside [1, 1]"), (("--hosts", "3", "--processes", "4"), "4 is outside [1, 3]"),
+             (("--hosts", "3", "--processes", "0"), "0 is outside [1, 3]"))
+    for args, bad in cases:
+        r = otelmock("run", *args, env={"OTELMOCK_BIND": "127.0.0.1"}, timeout=30)
+        assert r.returncode == 2
+        assert r.stderr.strip() == f"otelmock: error: --processes: {bad} (one to one per host)"
