@@ -62,7 +62,8 @@ def test_scenarios_lists_the_packaged_ones() -> None:
 
 
 def test_processes_out_of_range_is_one_line_and_nothing_starts() -> None:
-    cases = ((("--processes", "2"), "2 is outside [1, 1]"), (("--hosts", "3", "--processes", "4"), "4 is outside [1, 3]"),
+    cases = ((("--processes", "2"), "2 is outside [1, 1]"),
+             (("--hosts", "3", "--processes", "4"), "4 is outside [1, 3]"),
              (("--hosts", "3", "--processes", "0"), "0 is outside [1, 3]"))
     for args, bad in cases:
         r = otelmock("run", *args, env={"OTELMOCK_BIND": "127.0.0.1"}, timeout=30)
