@@ -3,9 +3,9 @@
 Prometheus scrapes each target on a fixed period at a fixed offset, so the ticks a target is scraped in repeat:
 a tick is expected to be scraped when the ticks one, two and three periods before it were (three scrapes, two
 equal gaps, for any period from two ticks to :data:`MAX_PERIOD_S`), and when the three ticks before the one
-before it were (several scrapers at once, before their own periods are learnt). The world thread renders an expected tick a tick
-early, so the scrape reads a rendered body; rendering happens once per scraped tick, as it would on demand: the
-CPU cost is the same, the latency is not.
+before it were (several scrapers at once, before their own periods are learnt). The world thread renders an
+expected tick a tick early, so the scrape reads a rendered body; rendering happens once per scraped tick, as it
+would on demand: the CPU cost is the same, the latency is not.
 
 Slots of whole ticks rather than exact times: any number of scrapers is remembered in a fixed space (a set of
 recent tick numbers), a burst of many scrapers within a tick counts once, and the test is a few hundred set
@@ -25,7 +25,6 @@ class ScrapePredictor:
         self.slot_s = slot_s
         self.max_period = max(2, int(MAX_PERIOD_S / slot_s))
         self._seen: set[int] = set()
-        self._newest = -(2**62)
         self._lock = threading.Lock()
 
     def slot(self, t: float) -> int:
@@ -38,11 +37,8 @@ class ScrapePredictor:
             if s in self._seen:
                 return
             self._seen.add(s)
-            if s > self._newest:
-                self._newest = s
-                if len(self._seen) > 4 * self.max_period:  # keep three periods of the longest period back
-                    floor = s - 3 * self.max_period
-                    self._seen = {x for x in self._seen if x >= floor}
+            if len(self._seen) > 4 * self.max_period:  # keep three periods of the longest period back
+                self._seen = {x for x in self._seen if x >= s - 3 * self.max_period}
 
     def expects(self, s: int) -> bool:
         """Whether slot ``s`` is expected to be scraped: a period of two slots or more seen twice before it, or
