@@ -111,10 +111,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                                  f"(available: {', '.join(EXPORTERS)})")
     settings = settings.__class__(**{**_asdict(settings), "exporters": names})
     timeline, scenarios = _timeline(settings)
-    if args.processes is not None and not 1 <= args.processes <= args.hosts:
-        raise config.ConfigError(f"--processes: {args.processes} is outside [1, {args.hosts}] (one to one per host)")
+    procs = fleet.processes_for(args.hosts, args.processes)  # checked for one host too
     if args.hosts > 1 or args.file_sd:
-        procs = fleet.auto_processes(args.hosts) if args.processes is None else args.processes
         return fleet.serve_fleet(settings, scenarios, args.hosts, args.file_sd, procs)
     ports = [(n, getattr(settings.ports, n)) for n in names]
     if "vllm" in names and settings.vllm.per_container_base_port > 0:

@@ -160,9 +160,14 @@ def write_file_sd(path: str | os.PathLike[str], hosts: Sequence[Settings], bind:
     return groups
 
 
-def auto_processes(n_hosts: int) -> int:
-    """Serving processes for ``n_hosts`` when not given: one per five hosts, at most one per CPU."""
-    return max(1, min(os.cpu_count() or 1, -(-n_hosts // 5)))
+def processes_for(n_hosts: int, asked: int | None = None) -> int:
+    """Serving processes for ``n_hosts``: ``asked``, checked to be one to one per host, or by default one per five
+    hosts, at most one per CPU."""
+    if asked is None:
+        return max(1, min(os.cpu_count() or 1, -(-n_hosts // 5)))
+    if not 1 <= asked <= n_hosts:
+        raise ConfigError(f"--processes: {asked} is outside [1, {n_hosts}] (one to one per host)")
+    return asked
 
 
 def serve_fleet(settings: Settings, scenarios: Mapping[str, Scenario], n_hosts: int,
@@ -178,8 +183,7 @@ def serve_fleet(settings: Settings, scenarios: Mapping[str, Scenario], n_hosts: 
     scrape. This process then only supervises: it passes SIGTERM, SIGINT and SIGHUP on, and when a group stops on
     its own it stops the others and exits with that group's status.
     """
-    if not 1 <= processes <= n_hosts:
-        raise ConfigError(f"--processes: {processes} is outside [1, {n_hosts}] (one to one per host)")
+    processes = processes_for(n_hosts, processes)
     from otelmock.serve import bind_all
 
     per_host = [host_settings(settings, i) for i in range(n_hosts)]
@@ -195,7 +199,7 @@ def serve_fleet(settings: Settings, scenarios: Mapping[str, Scenario], n_hosts: 
         groups = [g for g in groups if len(g)]
         if len(groups) == 1:
             return _serve_hosts(settings, scenarios, groups[0], by_port)
-        return _supervise(settings, scenarios, groups, by_port)
+        return _supervise(settings, scenarios, groups, per_host, by_port)
     finally:
         for sock in by_port.values():
             sock.close()
@@ -234,7 +238,7 @@ def _serve_hosts(settings: Settings, scenarios: Mapping[str, Scenario], hosts: r
 
 
 def _supervise(settings: Settings, scenarios: Mapping[str, Scenario], groups: Sequence[range],
-               by_port: Mapping[int, socket.socket]) -> int:
+               per_host: Sequence[Settings], by_port: Mapping[int, socket.socket]) -> int:
     """Fork one serving process per group of hosts and wait for them (see :func:`serve_fleet`)."""
     from otelmock.errors import OtelmockError
 
@@ -262,7 +266,7 @@ def _supervise(settings: Settings, scenarios: Mapping[str, Scenario], groups: Se
                     children.clear()  # a signal before the event loop's handlers must not reach the siblings
                     for sig, handler in previous.items():
                         signal.signal(sig, handler)
-                    mine = {p for i in hosts for _, p in fleet_ports(host_settings(settings, i))}
+                    mine = {p for i in hosts for _, p in fleet_ports(per_host[i])}
                     for port, sock in by_port.items():
                         if port not in mine:
                             sock.close()
