@@ -511,6 +511,11 @@ def settings_for(args: argparse.Namespace) -> Settings:
     return config.load(args.config, None, **overrides)
 
 
+def _report(stats: Stats, end: str) -> None:
+    print(f"backfill: {stats.samples} samples of {stats.series} series over {stats.steps} steps in "
+          f"{stats.compute_s + stats.write_s:.1f}s ({stats.samples_per_s:,.0f} samples/s{end}", file=sys.stderr)
+
+
 def cmd(args: argparse.Namespace) -> int:
     from otelmock.cli import parse_time
     from otelmock.scenario.loader import discover
@@ -540,9 +545,7 @@ def cmd(args: argparse.Namespace) -> int:
                              timeline=timeline, targets=targets, workers=args.workers, tsdb_dir=args.tsdb_dir)
         except ValueError as exc:  # e.g. two exporters' process_* series alike once job/instance are left out
             raise ConfigError(f"--tsdb-dir {args.tsdb_dir}: {exc}") from None
-        print(f"backfill: {stats.samples} samples of {stats.series} series over {stats.steps} steps in "
-              f"{stats.compute_s + stats.write_s:.1f}s ({stats.samples_per_s:,.0f} samples/s; blocks written in "
-              f"{stats.write_s:.1f}s) -> {args.tsdb_dir}", file=sys.stderr)
+        _report(stats, f"; blocks written in {stats.write_s:.1f}s) -> {args.tsdb_dir}")
         return 0
     path = args.out
     if args.promtool_dir and path == "-":
@@ -555,8 +558,7 @@ def cmd(args: argparse.Namespace) -> int:
     finally:
         if out is not sys.stdout:
             out.close()
-    print(f"backfill: {stats.samples} samples of {stats.series} series over {stats.steps} steps in "
-          f"{stats.compute_s + stats.write_s:.1f}s ({stats.samples_per_s:,.0f} samples/s)", file=sys.stderr)
+    _report(stats, ")")
     if args.promtool_dir:
         took = run_promtool(path, args.promtool_dir, end - start)
         print(f"backfill: promtool tsdb create-blocks-from openmetrics took {took:.1f}s -> {args.promtool_dir}",
