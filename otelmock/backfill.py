@@ -36,10 +36,13 @@ from otelmock.bridge.textformat import dcgm_value, escape_label
 from otelmock.config import Settings
 from otelmock.errors import ConfigError
 from otelmock.exporters import EXPORTERS
-from otelmock.exporters.base import Family, Process
+from otelmock.exporters.base import Family, Process, Sample
 from otelmock.scenario.loader import Scenario
 from otelmock.scenario.timeline import Segment, Timeline
+from otelmock.vec import NotUniform, ticks
 from otelmock.world.model import World
+from otelmock.world.snapshot import Snapshot
+from otelmock.world.stack import stack
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]   # (phase "compute" | "write", done, total)
@@ -145,7 +148,13 @@ Chunk = tuple[int, int, list[Key], np.ndarray]   # (pid, first step, keys new si
 
 
 class _Worker:
-    """One process's world and series index; :meth:`chunk` computes a range of steps."""
+    """One process's world and series index; :meth:`chunk` computes a range of steps.
+
+    A range is computed a run of steps at a time (:func:`otelmock.world.stack.stack`): each family is evaluated
+    once on the run's snapshot, whose numbers hold every step. A family that cannot (a label or a series set changes
+    within the run, or its code is not written for runs) is evaluated on the two halves, down to single steps,
+    which are computed exactly as a live scrape computes them.
+    """
 
     def __init__(self, settings: Settings, timeline: Timeline, sources: list[_Source], start_t: float,
                  step_s: float) -> None:
@@ -154,8 +163,9 @@ class _Worker:
         self.procs = {s.exporter: Process(start_time=start_t) for s in sources}
         self.index: dict[Key, int] = {}
         self.keys: list[Key] = []
-        self.layouts: dict[int, tuple[tuple[str, ...], tuple[tuple[str, ...], ...], list[int]]] = {}
         self.sent = 0
+        self.fallbacks = 0          # (family, step) pairs computed one step at a time
+        self._snaps: dict[int, Snapshot] = {}
 
     def column(self, key: Key) -> int:
         col = self.index.get(key)
@@ -164,38 +174,70 @@ class _Worker:
             self.keys.append(key)
         return col
 
-    def chunk(self, bounds: tuple[int, int]) -> Chunk:
-        steps: list[tuple[list[int], list[float]]] = []
-        for i in range(*bounds):
-            snap = self.world.snapshot(self.world.tick_at(self.start_t + i * self.step_s))
-            for p in self.procs.values():
-                p.scrapes["200"] = i  # the scrapes before this one, as promhttp counts them
-            cols: list[int] = []
-            vals: list[float] = []
-            for si, src in enumerate(self.sources):
+    def _snap(self, i: int) -> Snapshot:
+        snap = self._snaps.get(i)
+        if snap is None:
+            snap = self._snaps[i] = self.world.snapshot(self.world.tick_at(self.start_t + i * self.step_s))
+        return snap
+
+    def _run(self, a: int, b: int) -> Snapshot:
+        """Steps ``a`` .. ``b - 1`` as one snapshot (NotUniform if they differ in more than values)."""
+        return stack([self._snap(i) for i in range(a, b)])
+
+    def _points(self, src: _Source, snap: Snapshot, scrapes: Any) -> list[Sample]:
+        proc = self.procs[src.exporter]
+        proc.scrapes["200"] = scrapes  # the scrapes before this one, as promhttp counts them
+        return list(src.family.points(snap, proc))
+
+    def _single(self, si: int, i: int) -> list[Sample]:
+        src = self.sources[si]
+        try:
+            return self._points(src, self._snap(i), i)
+        except Exception:  # as ExporterMeters.samples(): a broken family is left out of this step
+            log.exception("%s: family %s failed at step %d", src.exporter, src.family.name, i)
+            return []
+
+    def _fill(self, parts: list[tuple[int, list[int], np.ndarray]], todo: list[int], a: int, b: int) -> None:
+        """Families ``todo`` over steps ``a`` .. ``b - 1``: appends (first step, columns, values (steps, columns))."""
+        if b - a == 1:
+            self.fallbacks += len(todo)
+            for si in todo:
+                points = self._single(si, a)
+                if points:
+                    parts.append((a, [self.column((si, sfx, lv)) for sfx, lv, _ in points],
+                                  np.array([[v for _, _, v in points]], dtype=np.float64)))
+            return
+        failed = []
+        try:
+            snap = self._run(a, b)
+        except NotUniform:
+            failed = todo
+        else:
+            steps = ticks(np.arange(a, b))
+            for si in todo:
                 try:
-                    points = list(src.family.points(snap, self.procs[src.exporter]))
-                except Exception:  # as ExporterMeters.samples(): a broken family is left out of this step
-                    log.exception("%s: family %s failed at %s", src.exporter, src.family.name, snap.t)
+                    points = self._points(self.sources[si], snap, steps)
+                    vals = np.array([np.broadcast_to(v, (b - a,)) for _, _, v in points], dtype=np.float64)
+                except Exception:  # NotUniform, or code not written for runs: halves
+                    failed.append(si)
                     continue
-                if not points:
-                    continue
-                sfx, lvs, values = zip(*points, strict=True)
-                lay = self.layouts.get(si)
-                if lay is None or lay[1] != lvs or lay[0] != sfx:  # the series set changed (or the first step)
-                    added = [self.column((si, s, lv)) for s, lv in zip(sfx, lvs, strict=True)]
-                    lay = self.layouts[si] = (sfx, lvs, added)
-                cols += lay[2]
-                vals += values
-            steps.append((cols, vals))
-        out = np.full((len(steps), len(self.keys)), ABSENT)
-        last: tuple[list[int], np.ndarray] = ([], np.empty(0, dtype=np.intp))
-        for j, (cols, vals) in enumerate(steps):
-            if cols != last[0]:
-                last = (cols, np.array(cols, dtype=np.intp))
-            out[j, last[1]] = vals
+                if points:
+                    parts.append((a, [self.column((si, sfx, lv)) for sfx, lv, _ in points], vals.T))
+        if failed:
+            mid = (a + b) // 2
+            self._fill(parts, failed, a, mid)
+            self._fill(parts, failed, mid, b)
+
+    def chunk(self, bounds: tuple[int, int]) -> Chunk:
+        a, b = bounds
+        parts: list[tuple[int, list[int], np.ndarray]] = []
+        self._fill(parts, list(range(len(self.sources))), a, b)
+        self._snaps.clear()
+        out = np.full((b - a, len(self.keys)), ABSENT)
+        for i0, cols, vals in parts:
+            out[i0 - a: i0 - a + vals.shape[0], cols] = vals
         new, self.sent = self.keys[self.sent:], len(self.keys)
-        return os.getpid(), bounds[0], new, out
+        return os.getpid(), a, new, out
 
 
 class _Store:
