@@ -42,7 +42,6 @@ from otelmock.scenario.timeline import Segment, Timeline
 from otelmock.vec import NotUniform, ticks
 from otelmock.world.model import World
 from otelmock.world.snapshot import Snapshot
-from otelmock.world.stack import stack
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]   # (phase "compute" | "write", done, total)
@@ -182,7 +181,8 @@ class _Worker:
 
     def _run(self, a: int, b: int) -> Snapshot:
         """Steps ``a`` .. ``b - 1`` as one snapshot (NotUniform if they differ in more than values)."""
-        return stack([self._snap(i) for i in range(a, b)])
+        return self.world.snapshot_run(np.array([self.world.tick_at(self.start_t + i * self.step_s)
+                                                 for i in range(a, b)]))
 
     def _points(self, src: _Source, snap: Snapshot, scrapes: Any) -> list[Sample]:
         proc = self.procs[src.exporter]

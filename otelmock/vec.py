@@ -90,7 +90,7 @@ def uniform(x: object) -> object:
     """``x`` as one scalar: the same at every tick of the run, or :class:`NotUniform`."""
     if not isinstance(x, np.ndarray):
         return x
-    flat = x.ravel()
+    flat = np.asarray(x).ravel()
     if flat.size and not (flat == flat[0]).all():
         raise NotUniform(f"varies within the run: {flat[0]!r} ... {flat[-1]!r}")
     return flat[0].item() if flat.size else x

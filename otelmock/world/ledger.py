@@ -34,10 +34,13 @@ class Stream:
     def total(self) -> FloatArray:
         return self.cw[:, :, -1]
 
-    def at(self, i: int) -> FloatArray:
-        """(C, nb) integral from the block start to the end of tick ``i`` of the block."""
+    def at(self, i: int | np.ndarray) -> FloatArray:
+        """(C, nb) integral from the block start to the end of tick ``i`` of the block; (C, nb, T) for T ticks."""
         w, r = divmod(i, self.acum.shape[2])
-        before = self.cw[:, :, w - 1] if w else 0.0
+        if isinstance(i, np.ndarray):
+            before = np.where(w > 0, self.cw[:, :, w - 1], 0.0)
+        else:
+            before = self.cw[:, :, w - 1] if w else 0.0
         return before + self.share[:, :, w] * (self.scaled[:, w] * self.acum[:, w, r])[:, None]
 
 

@@ -20,6 +20,7 @@ import numpy as np
 from otelmock.config import Settings
 from otelmock.scenario.timeline import Timeline
 from otelmock.types import FloatArray
+from otelmock.vec import NotUniform, ticks
 from otelmock.world.deployment import MODELS, container_identities, gpu_identities
 from otelmock.world.host import INTEGRATED, HostBlock, host_block, load_averages
 from otelmock.world.host_state import CoreLayout, core_layout, host_snapshot
@@ -27,7 +28,8 @@ from otelmock.world.identity import HostIdentity, derive_host
 from otelmock.world.ledger import Stream
 from otelmock.world.serving import LITELLM_ORIGIN, WINDOW_S, ServingBlock, serving_block
 from otelmock.world.serving_state import build_states
-from otelmock.world.snapshot import Snapshot
+from otelmock.world.snapshot import HostSnapshot, Snapshot
+from otelmock.world.stack import stack
 
 BLOCK_S = 3600.0
 _CACHE_BLOCKS = 1  # a live mock only moves forward: the current block (~10 MB a host; a fleet holds one per host)
@@ -179,24 +181,45 @@ class World:
     def snapshot(self, n: int) -> Snapshot:
         """The whole simulated server at tick ``n`` (a pure function of settings, timeline and ``n``)."""
         with self._lock:
-            n_boot = self.n_boot(n)
-            k = n // self.block_ticks
-            srv = self._serving_block(k)
-            i = n - srv.n0
-            starts = srv.starts[:, i]
-            led = self._ledger_at(k, n_boot, starts)
-            bases = _bases_in_block(led, srv, k, lambda name: self._origins(name, led.starts), n_boot,
-                                    self.block_ticks)
-            loads = self._load_block(k, n_boot)
-            blk = self._host_block(k, n_boot, srv)
-            h = self.settings.host
-            host = host_snapshot(
+            return self._snapshot(n, n)
+
+    def snapshot_run(self, ns: np.ndarray) -> Snapshot:
+        """Ticks ``ns`` (increasing, in one block) as one snapshot whose numbers hold every tick
+        (:class:`~otelmock.vec.Ticks`): equal to :func:`otelmock.world.stack.stack` of their snapshots, computed in
+        one pass. :class:`~otelmock.vec.NotUniform` when they differ in more than values (a container starts, the
+        host boots, the scenario changes): split the run."""
+        first, last = int(ns[0]), int(ns[-1])
+        with self._lock:
+            if first // self.block_ticks != last // self.block_ticks or self.n_boot(first) != self.n_boot(last):
+                raise NotUniform("the run crosses a block boundary or a boot")
+            return self._snapshot(first, ns)
+
+    def _snapshot(self, n: int, ns: int | np.ndarray) -> Snapshot:
+        n_boot = self.n_boot(n)
+        k = n // self.block_ticks
+        srv = self._serving_block(k)
+        i = ns - srv.n0
+        led = self._ledger_at(k, n_boot, srv.starts[:, n - srv.n0])
+        bases = _bases_in_block(led, srv, k, lambda name: self._origins(name, led.starts), n_boot, self.block_ticks)
+        loads = self._load_block(k, n_boot)
+        blk = self._host_block(k, n_boot, srv)
+        h = self.settings.host
+
+        def host(m: int) -> HostSnapshot:
+            return host_snapshot(
                 self.ident, (h.kernel, h.os_id, h.os_version, h.cpus, float(h.memory_bytes)), self.layout,
-                (blk, n_boot * self.dt, led.host), loads, n, n_boot, self.dt,
+                (blk, n_boot * self.dt, led.host), loads, m, n_boot, self.dt,
             )
-            t = n * self.dt
-            gpus, containers, vllm, litellm = build_states(self, srv, bases, i, n)
-            return Snapshot(n, t, self._timeline.active(t).name, host, {}, gpus, containers, vllm, litellm)
+
+        gpus, containers, vllm, litellm = build_states(self, srv, bases, i, ns)
+        if isinstance(ns, np.ndarray):
+            seg = self._timeline.active(ns[0] * self.dt)
+            if self._timeline.active(ns[-1] * self.dt) is not seg:  # segments are in time order
+                raise NotUniform("the scenario changes within the run")
+            return Snapshot(ticks(ns), ticks(ns * self.dt), seg.name, stack([host(int(m)) for m in ns]), {},
+                            gpus, containers, vllm, litellm)
+        t = n * self.dt
+        return Snapshot(n, t, self._timeline.active(t).name, host(n), {}, gpus, containers, vllm, litellm)
 
 
 def _bases_in_block(

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from otelmock.types import FloatArray
+from otelmock.vec import NotUniform, ticks, uniform, vfloat, vmax, vwhere
 from otelmock.world import gpu as h200
 from otelmock.world.deployment import MODELS
 from otelmock.rng import hash_uniform, key_of
@@ -60,34 +62,54 @@ def tick_levels(world: World, srv: ServingBlock, n: np.ndarray) -> dict[str, Flo
     return out
 
 
-def gpu_tick(world: World, srv: ServingBlock, n: int) -> dict[str, float]:
-    """Readings of every GPU at tick ``n``: the calibrated model over the last ticks, with its thermal lag."""
-    ticks = np.arange(n - LAG_TICKS + 1, n + 1)
+def gpu_tick(world: World, srv: ServingBlock, n: int | np.ndarray) -> dict[str, FloatArray]:
+    """Readings of every GPU at tick ``n``, (G,) each (or (G, T) for the ticks of a run): the calibrated model over
+    the last ticks, with its thermal lag. A run's readings are computed once for all its ticks; the lag still
+    starts ``LAG_TICKS`` before each tick, so every tick's value is the one it has on its own."""
+    last_n = np.atleast_1d(n)
+    ticks = np.arange(last_n[0] - LAG_TICKS + 1, last_n[-1] + 1)
     lv = tick_levels(world, srv, ticks)
     idx = np.clip(ticks - srv.n0, 0, srv.starts.shape[1] - 1) // (srv.starts.shape[1] // srv.win["running"].shape[1])
     throttle = srv.win["gpu_throttle"][:, idx].T if "gpu_throttle" in srv.win else None
     out = gpu_readings(world.settings.gpu.count, lv["running"], lv["gen_tps"], lv["prompt_tps"], lv["progress"],
-                       lv["age"], world.dt, lag=True, throttle=throttle)
-    last = {k: v[-1] for k, v in out.items()}
-    w = idx[-1]
+                       lv["age"], world.dt, lag=False, throttle=throttle)
+    ends = last_n - ticks[0]  # row of each asked tick
+    last = {k: v[ends].T for k, v in out.items()}
+    for key in ("gpu_temp_c", "mem_temp_c"):
+        last[key] = np.array([h200.thermal_lag(out[key][e - LAG_TICKS + 1: e + 1], world.dt, h200.THERMAL_TAU_S)[-1]
+                              for e in ends]).T
+    w = idx[ends]
     if "gpu_xid" in srv.win:
         last.update(xid=srv.win["gpu_xid"][:, w], offline=srv.win["gpu_offline"][:, w])
-    return last
+    if isinstance(n, np.ndarray):
+        return last
+    return {k: v[:, 0] for k, v in last.items()}
 
 
 def build_states(
-    world: World, srv: ServingBlock, bases: dict[str, FloatArray], i: int, n: int
+    world: World, srv: ServingBlock, bases: dict[str, FloatArray], i: int | np.ndarray, n: int | np.ndarray
 ) -> tuple[tuple[GpuState, ...], tuple[ContainerState, ...], tuple[VllmState, ...], tuple[LitellmModel, ...]]:
+    """The serving side at tick ``n`` (``i`` within block ``srv``); with arrays ``i``, ``n`` the ticks of a run in
+    one pass, every number a :class:`~otelmock.vec.Ticks` (:class:`NotUniform` if a container starts in it)."""
     dt = world.dt
-    lv = {k: v[:, 0] for k, v in tick_levels(world, srv, np.array([n])).items()}
+    run = isinstance(n, np.ndarray)
+    lv = tick_levels(world, srv, n if run else np.array([n]))
+    if not run:
+        lv = {k: v[:, 0] for k, v in lv.items()}
     wt = srv.starts.shape[1] // srv.win["running"].shape[1]
-    value = {name: bases[name] + st.at(i) for name, st in srv.streams.items()}
+    value = {name: (bases[name][..., None] if run else bases[name]) + st.at(i) for name, st in srv.streams.items()}
     ints = {name: np.floor(v) for name, v in value.items() if not name.startswith(("s:", "L:s:"))}
-    # plain counters as Python floats once, (C,) each
-    flat = {name: v[:, 0].tolist() for name, v in ints.items() if v.shape[1] == 1}
+    # plain counters once, (C,) each: Python floats for a tick, Ticks for a run
+    flat = {name: _rows(v[:, 0]) for name, v in ints.items() if v.shape[1] == 1}
     nm = len(MODELS)
     starts = srv.starts[:, i]
-    age = (n - starts) * dt
+    if run:
+        if (starts != starts[:, :1]).any():
+            raise NotUniform("a container starts within the run")
+        starts = starts[:, 0]
+        age = (n[None, :] - starts[:, None]) * dt
+    else:
+        age = (n - starts) * dt
 
     containers = []
     for c, cid in enumerate(world.cids):
@@ -98,9 +120,10 @@ def build_states(
                   "com.docker.compose.container-number": "1", "com.docker.compose.oneoff": "False",
                   "org.opencontainers.image.version": tag.lstrip("v")}
         env = {"NVIDIA_VISIBLE_DEVICES": ",".join(map(str, gpus))} if gpus else {}
-        loading = model is not None and age[c] <= model.load_s
-        mem = float(srv.win["mem"][c, i // wt]) if age[c] > 0 else 0.0
-        cpu_user, cpu_sys = float(value["cpu_user_s"][c, 0]), float(value["cpu_system_s"][c, 0])
+        loading = model is not None and uniform(age[c] <= model.load_s)
+        mem = vwhere(age[c] > 0, vfloat(srv.win["mem"][c, i // wt]), 0.0)
+        cpu_user, cpu_sys = vfloat(value["cpu_user_s"][c, 0]), vfloat(value["cpu_system_s"][c, 0])
+        oom = world.timeline.event_times(cid.name, "container_oom_kill")
         containers.append(ContainerState(
             cid.id, cid.name, cid.image, cid.kind, cid.service, labels, env, gpus, cid.created, starts[c] * dt,
             max(0, math.floor((starts[c] * dt - cid.created) / cid.restart_period_s)),
@@ -109,9 +132,8 @@ def build_states(
              "throttled_periods": 0.0, "throttled_s": 0.0},
             {"usage": mem * 1.15, "working_set": mem, "rss": mem * 0.92, "cache": mem * 0.15, "swap": 0.0,
              "mapped_file": mem * 0.05, "max_usage": mem * 1.25, "limit": 0.0, "failcnt": 0.0,
-             "kernel_usage": mem * 0.02, "failures_pgfault": math.floor(cpu_user * 40), "failures_pgmajfault": 0.0,
-             "oom_events": float(sum(1 for e in world.timeline.event_times(cid.name, "container_oom_kill")
-                                     if starts[c] * dt - 1 <= e <= n * dt))},
+             "kernel_usage": mem * 0.02, "failures_pgfault": _floor(cpu_user * 40), "failures_pgmajfault": 0.0,
+             "oom_events": _count_within(oom, starts[c] * dt - 1, n * dt)},
             {k: flat[f"net_{k}"][c] for k in ("rx_bytes", "tx_bytes", "rx_packets", "tx_packets")}
             | {"rx_errors": 0.0, "tx_errors": 0.0, "rx_dropped": 0.0, "tx_dropped": 0.0},
             {"reads_bytes": flat["fs_read_bytes"][c], "writes_bytes": flat["fs_write_bytes"][c],
@@ -123,7 +145,7 @@ def build_states(
 
     vllm, litellm = [], []
     for c, m in enumerate(MODELS):
-        serving = bool(lv["alive"][c]) and srv.win["broken"][c, i // wt] < 0.5
+        serving = bool(uniform(lv["alive"][c])) and bool(uniform(srv.win["broken"][c, i // wt] < 0.5))
         hists = {name: _histogram(value, ints, name, c, hist_bounds(name, m.max_model_len)) for name in VLLM_HISTOGRAMS}
         counters = {k: flat[k][c] for k in ("prompt_tokens", "generation_tokens", "prefix_queries",
                                             "prefix_hits", "errors", "rate_limited")}
@@ -132,8 +154,8 @@ def build_states(
                          "prefix_cache_hits": counters.pop("prefix_hits")})
         for reason in ("stop", "length", "abort"):
             counters[f"request_success:{reason}"] = flat[reason][c]
-        gauges = {"num_requests_running": float(np.round(lv["running"][c])),
-                  "num_requests_waiting": float(np.round(lv["waiting"][c])), "kv_cache_usage_perc": float(lv["kv"][c])}
+        gauges = {"num_requests_running": vfloat(np.round(lv["running"][c])),
+                  "num_requests_waiting": vfloat(np.round(lv["waiting"][c])), "kv_cache_usage_perc": vfloat(lv["kv"][c])}
         created = float(starts[c] * dt + 2.0)
         vllm.append(VllmState(m.container, m.model, m.kind, "0", m.vllm_version, 8000, m.max_model_len, m.gpus, m.tp,
                               m.mem_util, num_gpu_blocks(m), BLOCK_SIZE, created, serving, gauges, counters, hists))
@@ -148,10 +170,10 @@ def build_states(
                      "input_tokens": lite["prompt_tokens"], "output_tokens": lite["generation_tokens"],
                      "spend": (lite["prompt_tokens"] * price_in + lite["generation_tokens"] * price_out) / 1e6}
         rpm_limit, tpm_limit = m.base_rpm * 20, m.base_rpm * 20 * (m.prompt_tokens + m.gen_tokens) * 2
-        rate_now = float(lv["running"][c])
+        asked = _round(m.base_rpm * (1 + vfloat(lv["running"][c])))
         lgauges = {"deployment_state": 0.0 if serving else 2.0,
-                   "remaining_requests": float(max(rpm_limit - round(m.base_rpm * (1 + rate_now)), 0)),
-                   "remaining_tokens": float(max(tpm_limit - round(m.base_rpm * (1 + rate_now)) * 1000, 0))}
+                   "remaining_requests": vfloat(vmax(rpm_limit - asked, 0)),
+                   "remaining_tokens": vfloat(vmax(tpm_limit - asked * 1000, 0))}
         lh = {name.removeprefix("litellm_"): _histogram(value, ints, name, c, hist_bounds(name, m.max_model_len), "L:")
               for name in LITELLM_HISTOGRAMS}
         litellm.append(LitellmModel(m.alias, f"hosted_vllm/{m.model}", _model_id(world, m.container),
@@ -159,31 +181,54 @@ def build_states(
                                     lcounters, lgauges, lh))
 
     gpus = []
-    energy = bases["gpu:energy"] + srv.gpu_energy.at(i)
-    nvlink = bases["gpu:nvlink"] + srv.gpu_nvlink.at(i)
+    energy = (bases["gpu:energy"][..., None] if run else bases["gpu:energy"]) + srv.gpu_energy.at(i)
+    nvlink = (bases["gpu:nvlink"][..., None] if run else bases["gpu:nvlink"]) + srv.gpu_nvlink.at(i)
     readings = gpu_tick(world, srv, n)
     for g, gid in enumerate(world.gpu_ids):
-        holders = tuple(m.container for c, m in enumerate(MODELS) if g in m.gpus and age[c] > 0)
-        v = {key: float(arr[g]) for key, arr in readings.items()}
+        holders = tuple(m.container for c, m in enumerate(MODELS) if g in m.gpus and uniform(age[c] > 0))
+        v = {key: vfloat(arr[g]) for key, arr in readings.items()}
         xid, offline = v.pop("xid", 0.0), v.pop("offline", 0.0)
-        v.update(energy_mj=float(np.floor(energy[g, 0])), nvlink_bytes_total=float(np.floor(nvlink[g, 0])),
+        v.update(energy_mj=vfloat(np.floor(energy[g, 0])), nvlink_bytes_total=vfloat(np.floor(nvlink[g, 0])),
                  nvlink_tx_bytes_s=v.get("nvlink_bytes_s", 0.0) / 2, nvlink_rx_bytes_s=v.get("nvlink_bytes_s", 0.0) / 2,
                  power_limit_w=h200.POWER_LIMIT_W, fb_total_mib=float(h200.FB_TOTAL_MIB), enc_util_pct=0.0,
-                 dec_util_pct=0.0, pcie_replay=0.0, xid=float(xid), ecc_sbe_volatile=0.0, ecc_dbe_volatile=0.0,
+                 dec_util_pct=0.0, pcie_replay=0.0, xid=vfloat(xid), ecc_sbe_volatile=0.0, ecc_dbe_volatile=0.0,
                  ecc_sbe_aggregate=0.0, ecc_dbe_aggregate=0.0, retired_sbe=0.0, retired_dbe=0.0,
                  correctable_remapped_rows=0.0, uncorrectable_remapped_rows=0.0, row_remap_failure=0.0,
                  power_violation_us=0.0, thermal_violation_us=0.0)
         for key in ("util_pct", "mem_copy_util_pct", "gpu_temp_c", "mem_temp_c"):
-            v[key] = float(np.round(v.get(key, 0.0)))
+            v[key] = vfloat(np.round(v.get(key, 0.0)))
         gpus.append(GpuState(gid.index, gid.index, gid.uuid, gid.pci_bus_id, gid.serial, "NVIDIA H200",
-                             world.settings.gpu.driver_version, offline < 0.5, holders, v))
+                             world.settings.gpu.driver_version, bool(uniform(offline < 0.5)), holders, v))
     return tuple(gpus), tuple(containers), tuple(vllm), tuple(litellm)
+
+
+def _rows(v: np.ndarray) -> list:
+    """(C,) -> C Python floats; (C, T) -> C Ticks."""
+    return [ticks(row) for row in v] if v.ndim > 1 else v.tolist()
+
+
+def _floor(x: float | np.ndarray) -> int | np.ndarray:
+    """``math.floor`` (an int, as a tick has always served it), or per tick."""
+    return np.floor(x) if isinstance(x, np.ndarray) else math.floor(x)
+
+
+def _round(x: float | np.ndarray) -> int | np.ndarray:
+    """``round`` (an int), or per tick (halves to even, as ``round``)."""
+    return np.round(x) if isinstance(x, np.ndarray) else round(x)
+
+
+def _count_within(times: Sequence[float], lo: float, hi: float | np.ndarray) -> float | np.ndarray:
+    """How many of ``times`` fall in [lo, hi] (per tick for an array ``hi``)."""
+    if isinstance(hi, np.ndarray):
+        t = np.asarray(times, dtype=np.float64)[:, None]
+        return ticks(((lo <= t) & (t <= hi[None, :])).sum(axis=0))
+    return float(sum(1 for e in times if lo <= e <= hi))
 
 
 def _histogram(value: dict[str, FloatArray], ints: dict[str, FloatArray], name: str, c: int,
                bounds: tuple[float, ...], origin: str = "") -> Histogram:
-    buckets = tuple(ints[f"{origin}h:{name}"][c, : len(bounds) + 1].tolist())
-    return Histogram(bounds, buckets, float(value[f"{origin}s:{name}"][c, 0]))
+    buckets = tuple(_rows(ints[f"{origin}h:{name}"][c, : len(bounds) + 1]))
+    return Histogram(bounds, buckets, vfloat(value[f"{origin}s:{name}"][c, 0]))
 
 
 def _model_id(world: World, container: str) -> str:
