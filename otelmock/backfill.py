@@ -40,7 +40,7 @@ from otelmock.exporters.base import Family, Process, Sample
 from otelmock.scenario.loader import Scenario
 from otelmock.scenario.timeline import Segment, Timeline
 from otelmock.vec import NotUniform, ticks
-from otelmock.world.model import World
+from otelmock.world.model import World, block_ticks
 from otelmock.world.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
@@ -414,6 +414,16 @@ def _results(args: tuple[Settings, Timeline, list[_Source], float, float], bound
             p.join()
 
 
+def _chunks(n: int, start_t: float, step_s: float, tick_s: float) -> list[tuple[int, int]]:
+    """Ranges of steps computed together: at most ``CHUNK_S`` long, never across a world block (which a run of steps
+    cannot span)."""
+    per = max(1, int(CHUNK_S // step_s))
+    ticks = np.floor((start_t + step_s * np.arange(n)) / tick_s + 1e-9).astype(np.int64)
+    blocks = ticks // block_ticks(tick_s)
+    cuts = sorted({0, n, *(np.flatnonzero(np.diff(blocks)) + 1).tolist()})
+    return [(i, min(i + per, b)) for a, b in zip(cuts, cuts[1:]) for i in range(a, b, per)]
+
+
 # --- the whole run ---------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Stats:
@@ -450,8 +460,7 @@ def backfill(settings: Settings, scenarios: Mapping[str, Scenario], start_t: flo
         timeline = schedule(settings.scenario, scenarios, start_t, settings.params)
     sources = _plan(settings, exporters, target_labels(settings, exporters) if targets is None else targets)
     n = int(np.floor((end_t - start_t) / step_s + 1e-9)) + 1
-    per = max(1, int(CHUNK_S // step_s))
-    bounds = [(i, min(i + per, n)) for i in range(0, n, per)]
+    bounds = _chunks(n, start_t, step_s, settings.tick_s)
     store = _Store(n)
     done = 0
     t0 = time.perf_counter()

@@ -36,6 +36,12 @@ _CACHE_BLOCKS = 1  # a live mock only moves forward: the current block (~10 MB a
 _CACHE_LOADS = 2   # load averages are small and warm up on the block before
 
 
+def block_ticks(dt: float) -> int:
+    """Ticks of one world block: whole windows, about ``BLOCK_S``."""
+    wt = max(1, int(round(WINDOW_S / dt)))
+    return wt * max(1, int(round(BLOCK_S / dt / wt)))
+
+
 @dataclass
 class Ledger:
     """Integrals up to the start of block ``k`` for the origins in force (boot, container starts)."""
@@ -55,9 +61,8 @@ class World:
     def __init__(self, settings: Settings, timeline: Timeline) -> None:
         self.settings = settings
         self.dt = settings.tick_s
-        wt = max(1, int(round(WINDOW_S / self.dt)))
-        self.window_ticks = wt
-        self.block_ticks = wt * max(1, int(round(BLOCK_S / self.dt / wt)))
+        self.window_ticks = max(1, int(round(WINDOW_S / self.dt)))
+        self.block_ticks = block_ticks(self.dt)
         self.ident: HostIdentity = derive_host(settings)
         self.layout: CoreLayout = core_layout(self.ident, settings.host.cpus, self.dt)
         self.cids = container_identities(self.ident)
