@@ -23,8 +23,11 @@ def jitter_amplitude(weights: FloatArray, floor_rate_per_tick: float) -> FloatAr
     return SAFETY * KNOT_TICKS / 2.0 * np.asarray(weights) * floor_rate_per_tick
 
 
-def jitter(keys: np.ndarray, amplitude: FloatArray, n: int) -> FloatArray:
-    """``J_i(n)``: piecewise-linear interpolation of knots ``u in [-1, 1]`` scaled by ``amplitude``."""
+def jitter(keys: np.ndarray, amplitude: FloatArray, n: int | np.ndarray) -> FloatArray:
+    """``J_i(n)``: piecewise-linear interpolation of knots ``u in [-1, 1]`` scaled by ``amplitude`` (ticks ``n`` as
+    a last axis when ``n`` is an array)."""
+    if isinstance(n, np.ndarray):
+        keys, amplitude = keys[..., None], np.asarray(amplitude)[..., None]
     j, r = divmod(n, KNOT_TICKS)
     frac = r / KNOT_TICKS
     u0 = 2.0 * hash_uniform(keys, j) - 1.0
@@ -33,7 +36,12 @@ def jitter(keys: np.ndarray, amplitude: FloatArray, n: int) -> FloatArray:
 
 
 def fan_out(
-    integral: float | FloatArray, weights: FloatArray, keys: np.ndarray, amplitude: FloatArray, n: int, n_boot: int
+    integral: float | FloatArray, weights: FloatArray, keys: np.ndarray, amplitude: FloatArray, n: int | np.ndarray,
+    n_boot: int,
 ) -> FloatArray:
-    """Per-instance counters at tick ``n`` (0 at ``n_boot``)."""
+    """Per-instance counters at tick ``n`` (0 at ``n_boot``). For an array ``n`` the ticks are the last axis, of
+    ``integral`` too."""
+    if isinstance(n, np.ndarray):
+        return (np.asarray(weights)[..., None] * integral + jitter(keys, amplitude, n)
+                - jitter(keys, amplitude, n_boot)[..., None])
     return np.asarray(weights) * integral + jitter(keys, amplitude, n) - jitter(keys, amplitude, n_boot)

@@ -142,6 +142,7 @@ def _keys(ident: HostIdentity, name: str, size: int) -> np.ndarray:
     return np.array([ident.key(name, i) for i in range(size)], dtype=np.uint64)
 
 
-def point_noise(ident: HostIdentity, name: str, n: int, size: int = 1) -> FloatArray:
-    """``size`` uniforms in [0, 1) for one tick of one gauge: O(1) random access."""
-    return hash_uniform(_keys(ident, name, size), n)
+def point_noise(ident: HostIdentity, name: str, n: int | np.ndarray, size: int = 1) -> FloatArray:
+    """``size`` uniforms in [0, 1) for one tick of one gauge: O(1) random access ((size, T) for ticks ``n``)."""
+    keys = _keys(ident, name, size)
+    return hash_uniform(keys[:, None], n) if isinstance(n, np.ndarray) else hash_uniform(keys, n)

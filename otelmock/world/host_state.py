@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from otelmock.rng import hash_uniform
+from otelmock.vec import Vec, vfloat, vmax, vmin
 from otelmock.world.fanout import fan_out, jitter_amplitude
 from otelmock.world.host import BUSY_MIN, BUSY_MODES, CPU_MODES, PAGE, SHARE_FLOOR, HostBlock, point_noise
 from otelmock.world.identity import HostIdentity
@@ -50,23 +51,26 @@ def core_layout(ident: HostIdentity, cpus: int, dt_s: float) -> CoreLayout:
     return CoreLayout(w, keys, amp, 3.8e9)
 
 
-def _kib(x: float) -> float:
+def _kib(x: float | np.ndarray) -> float | np.ndarray:
+    """Whole KiB, as /proc/meminfo counts (per tick for an array)."""
+    if isinstance(x, np.ndarray):
+        return np.floor(np.trunc(x) / 1024) * 1024
     return float(int(x) // 1024 * 1024)
 
 
-def memory(total: float, used_share: float, write_bps: float) -> dict[str, float]:
+def memory(total: float, used_share: Vec, write_bps: Vec) -> dict[str, Vec]:
     used = used_share * total
     buffers, srecl, sunrecl = 0.012 * total, 0.021 * total, 0.004 * total
-    cached = 0.6 * max(total - used - buffers - srecl - sunrecl, 0.0)
-    free = max(total - used - buffers - cached - srecl - sunrecl, 0.02 * total)
+    cached = 0.6 * vmax(total - used - buffers - srecl - sunrecl, 0.0)
+    free = vmax(total - used - buffers - cached - srecl - sunrecl, 0.02 * total)
     swap_total, swap_free = 8.0 * GIB, 8.0 * GIB - 67_108_864
     m = {
-        "MemTotal": total, "MemFree": free, "MemAvailable": min(free + 0.9 * cached + buffers + 0.8 * srecl, total),
+        "MemTotal": total, "MemFree": free, "MemAvailable": vmin(free + 0.9 * cached + buffers + 0.8 * srecl, total),
         "Buffers": buffers, "Cached": cached, "SwapCached": 1_048_576.0, "SwapTotal": swap_total, "SwapFree": swap_free,
         "Active": 0.55 * used + 0.45 * cached, "Inactive": 0.3 * used + 0.55 * cached,
         "Active_anon": 0.55 * used, "Inactive_anon": 0.3 * used, "Active_file": 0.45 * cached,
         "Inactive_file": 0.55 * cached, "Unevictable": 8_388_608.0, "Mlocked": 8_388_608.0,
-        "Dirty": min(write_bps * 5.0, 0.01 * total), "Writeback": 0.0, "AnonPages": 0.82 * used,
+        "Dirty": vmin(write_bps * 5.0, 0.01 * total), "Writeback": 0.0, "AnonPages": 0.82 * used,
         "Mapped": 0.035 * total, "Shmem": 0.011 * total, "KReclaimable": srecl, "Slab": srecl + sunrecl,
         "SReclaimable": srecl, "SUnreclaim": sunrecl, "KernelStack": 41_943_040.0, "PageTables": 0.004 * used,
         "SecPageTables": 0.0, "NFS_Unstable": 0.0, "Bounce": 0.0, "WritebackTmp": 0.0,
@@ -86,54 +90,57 @@ def host_snapshot(
     ident: HostIdentity, cfg: tuple[str, str, str, int, float], layout: CoreLayout,
     blocks: tuple[HostBlock, float, dict[str, float]], loads: np.ndarray, n: int, n_boot: int, dt_s: float,
 ) -> HostSnapshot:
-    """Host values at tick ``n``. ``blocks`` = (current block, its boot time, integrals at its start)."""
+    """Host values at tick ``n``. ``blocks`` = (current block, its boot time, integrals at its start). For an array
+    ``n`` (ticks of one block) every number holds every tick (:class:`~otelmock.vec.Ticks`, arrays a last axis)."""
     kernel, os_id, os_version, cpus, mem_total = cfg
     block, boot_time, prefix = blocks
+    run = isinstance(n, np.ndarray)
     i = n - block.n0
-    integral = {k: prefix[k] + float(v[i]) for k, v in block.cum.items()}
-    level = {k: float(v[i]) for k, v in block.levels.items()}
-    elapsed = (n - n_boot) * dt_s
+    integral = {k: prefix[k] + vfloat(v[i]) for k, v in block.cum.items()}
+    level = {k: vfloat(v[i]) for k, v in block.levels.items()}
+    elapsed = vfloat((n - n_boot) * dt_s)
 
     busy_cols = np.array([integral[f"cpu_{m}"] for m in BUSY_MODES])
     busy = fan_out(busy_cols[None, :], layout.weights[:, None], layout.keys, layout.amplitude, n, n_boot)
     busy = np.maximum(busy, 0.0)
-    cpu = np.empty((cpus, len(CPU_MODES)))
+    cpu = np.empty((cpus, len(CPU_MODES), *np.shape(n)))
     for j, m in enumerate(BUSY_MODES):
         cpu[:, CPU_MODES.index(m)] = busy[:, j]
     cpu[:, CPU_MODES.index("idle")] = np.maximum(elapsed - busy.sum(axis=1), 0.0)
     # USER_HZ: /proc/stat counts in 1/100 s
     cpu = np.floor(cpu * 100.0) / 100.0
-    freq = layout.max_freq_hz * (0.35 + 0.6 * np.clip(level["busy"] * layout.weights, 0, 1)
+    weights = layout.weights[:, None] if run else layout.weights
+    freq = layout.max_freq_hz * (0.35 + 0.6 * np.clip(level["busy"] * weights, 0, 1)
                                  + 0.05 * point_noise(ident, "freq", n, cpus))
     freq = np.round(freq / 1e3) * 1e3
 
     disks = tuple(
         Disk(name, {
-            "reads": float(np.floor(share * integral["disk_reads"])),
-            "writes": float(np.floor(share * integral["disk_writes"])),
-            "read_bytes": float(np.floor(share * integral["disk_read_bytes"] / 512) * 512),
-            "written_bytes": float(np.floor(share * integral["disk_written_bytes"] / 512) * 512),
-            "reads_merged": float(np.floor(0.08 * share * integral["disk_reads"])),
-            "writes_merged": float(np.floor(0.3 * share * integral["disk_writes"])),
+            "reads": vfloat(np.floor(share * integral["disk_reads"])),
+            "writes": vfloat(np.floor(share * integral["disk_writes"])),
+            "read_bytes": vfloat(np.floor(share * integral["disk_read_bytes"] / 512) * 512),
+            "written_bytes": vfloat(np.floor(share * integral["disk_written_bytes"] / 512) * 512),
+            "reads_merged": vfloat(np.floor(0.08 * share * integral["disk_reads"])),
+            "writes_merged": vfloat(np.floor(0.3 * share * integral["disk_writes"])),
             "read_time_s": share * integral["disk_reads"] * 1.1e-4,
             "write_time_s": share * integral["disk_writes"] * 2.2e-5,
             "io_time_s": share * integral["disk_busy"],
             "io_time_weighted_s": share * integral["disk_busy"] * 1.4,
-            "discards": float(np.floor(share * integral["disk_writes"] * 0.001)),
-            "discards_merged": 0.0, "discarded_sectors": float(np.floor(share * integral["disk_writes"] * 0.3)),
+            "discards": vfloat(np.floor(share * integral["disk_writes"] * 0.001)),
+            "discards_merged": 0.0, "discarded_sectors": vfloat(np.floor(share * integral["disk_writes"] * 0.3)),
             "discard_time_s": share * integral["disk_writes"] * 1e-7,
-            "flush_requests": float(np.floor(share * integral["disk_writes"] * 0.05)),
+            "flush_requests": vfloat(np.floor(share * integral["disk_writes"] * 0.05)),
             "flush_requests_time_s": share * integral["disk_writes"] * 5e-7,
-        }, float(np.floor(level["activity"] * share * 2 * point_noise(ident, "ionow" + name, n)[0])))
+        }, vfloat(np.floor(level["activity"] * share * 2 * point_noise(ident, "ionow" + name, n)[0])))
         for name, share in DISKS
     )
     filesystems = []
     for dev, mnt, fstype, size, used0 in FILESYSTEMS:
-        used = min(used0 + (integral["fs_fill"] if mnt == "/data" else 0.0), 0.999 * size)
+        used = vmin(used0 + (integral["fs_fill"] if mnt == "/data" else 0.0), 0.999 * size)
         free = size - used
         reserved = 0.05 * size if fstype == "ext4" else 0.0
         files = size / 16384 if fstype != "vfat" else 0.0
-        filesystems.append(Filesystem(dev, mnt, fstype, size, free, max(free - reserved, 0.0), files,
+        filesystems.append(Filesystem(dev, mnt, fstype, size, free, vmax(free - reserved, 0.0), files,
                                       files * 0.97 if files else 0.0, False))
     filesystems.append(Filesystem("tmpfs", "/run", "tmpfs", _kib(mem_total / 10), _kib(mem_total / 10 - 4_200_000),
                                   _kib(mem_total / 10 - 4_200_000), mem_total / 10 / 4096 / 8, 0, False))
@@ -144,11 +151,11 @@ def host_snapshot(
         rx, tx = share * integral["net_rx_bytes"], share * integral["net_tx_bytes"]
         packets_rx, packets_tx = np.floor(rx / 1100.0), np.floor(tx / 1150.0)
         netdevs.append(NetDev(name, up, speed, mtu, "", {
-            "receive_bytes": float(np.floor(rx)), "receive_packets": float(packets_rx),
-            "receive_errs": float(np.floor(share * integral["net_rx_errs"])), "receive_drop": float(np.floor(packets_rx * 1e-6)),
+            "receive_bytes": vfloat(np.floor(rx)), "receive_packets": vfloat(packets_rx),
+            "receive_errs": vfloat(np.floor(share * integral["net_rx_errs"])), "receive_drop": vfloat(np.floor(packets_rx * 1e-6)),
             "receive_fifo": 0.0, "receive_frame": 0.0, "receive_compressed": 0.0,
-            "receive_multicast": float(np.floor(elapsed * 0.4 * share)), "receive_nohandler": 0.0,
-            "transmit_bytes": float(np.floor(tx)), "transmit_packets": float(packets_tx), "transmit_errs": 0.0,
+            "receive_multicast": vfloat(np.floor(elapsed * 0.4 * share)), "receive_nohandler": 0.0,
+            "transmit_bytes": vfloat(np.floor(tx)), "transmit_packets": vfloat(packets_tx), "transmit_errs": 0.0,
             "transmit_drop": 0.0, "transmit_fifo": 0.0, "transmit_colls": 0.0, "transmit_carrier": 0.0,
             "transmit_compressed": 0.0,
         }))
@@ -179,17 +186,19 @@ def host_snapshot(
     noise = point_noise(ident, "gauges", n, 8)
     estab = np.floor(140 + 90 * act + 10 * noise[0])
     gauges = {
-        "procs_running": float(np.floor(level["busy"] * cpus + 1 + noise[1] * 2)),
-        "procs_blocked": float(np.floor(noise[2] * 2 * level["busy"])),
+        "procs_running": vfloat(np.floor(level["busy"] * cpus + 1 + noise[1] * 2)),
+        "procs_blocked": vfloat(np.floor(noise[2] * 2 * level["busy"])),
         "entropy_available_bits": 256.0, "entropy_pool_size_bits": 256.0,
-        "filefd_allocated": float(np.floor(11_500 + 1_500 * act + 200 * noise[3])), "filefd_maximum": 9223372036854775807.0,
-        "conntrack_entries": float(np.floor(300 + 250 * act + 30 * noise[4])), "conntrack_entries_limit": 262144.0,
-        "Tcp_CurrEstab": float(estab), "tcp_tw": float(np.floor(40 + 60 * act * noise[5])),
-        "tcp_inuse": float(estab + 35), "tcp_alloc": float(estab + 60), "tcp_mem_pages": float(np.floor(80 + 120 * act)),
-        "udp_inuse": 9.0, "udp_mem_pages": 6.0, "sockets_used": float(estab * 2 + 700), "arp_entries": 7.0,
-        "procs_total": float(np.floor(900 + 50 * act)), "threads_total": float(np.floor(4_800 + 600 * act)),
+        "filefd_allocated": vfloat(np.floor(11_500 + 1_500 * act + 200 * noise[3])), "filefd_maximum": 9223372036854775807.0,
+        "conntrack_entries": vfloat(np.floor(300 + 250 * act + 30 * noise[4])), "conntrack_entries_limit": 262144.0,
+        "Tcp_CurrEstab": vfloat(estab), "tcp_tw": vfloat(np.floor(40 + 60 * act * noise[5])),
+        "tcp_inuse": vfloat(estab + 35), "tcp_alloc": vfloat(estab + 60), "tcp_mem_pages": vfloat(np.floor(80 + 120 * act)),
+        "udp_inuse": 9.0, "udp_mem_pages": 6.0, "sockets_used": vfloat(estab * 2 + 700), "arp_entries": 7.0,
+        "procs_total": vfloat(np.floor(900 + 50 * act)), "threads_total": vfloat(np.floor(4_800 + 600 * act)),
     }
-    mem = memory(mem_total, level["mem_used"], float(block.cum["disk_written_bytes"][i] - (block.cum["disk_written_bytes"][i - 1] if i else 0.0)) / dt_s)
+    written = block.cum["disk_written_bytes"]
+    before = np.where(i > 0, written[i - 1], 0.0) if run else (written[i - 1] if i else 0.0)
+    mem = memory(mem_total, level["mem_used"], vfloat(written[i] - before) / dt_s)
     return HostSnapshot(ident.hostname, ident.machine_id, kernel, os_id, os_version, cpus, boot_time, cpu, freq,
-                        (float(loads[i, 0]), float(loads[i, 1]), float(loads[i, 2])), mem, tuple(disks),
-                        tuple(filesystems), tuple(netdevs), {k: float(v) for k, v in counters.items()}, gauges)
+                        (vfloat(loads[i, 0]), vfloat(loads[i, 1]), vfloat(loads[i, 2])), mem, tuple(disks),
+                        tuple(filesystems), tuple(netdevs), {k: vfloat(v) for k, v in counters.items()}, gauges)

@@ -29,7 +29,6 @@ from otelmock.world.ledger import Stream
 from otelmock.world.serving import LITELLM_ORIGIN, WINDOW_S, ServingBlock, serving_block
 from otelmock.world.serving_state import build_states
 from otelmock.world.snapshot import HostSnapshot, Snapshot
-from otelmock.world.stack import stack
 
 BLOCK_S = 3600.0
 _CACHE_BLOCKS = 1  # a live mock only moves forward: the current block (~10 MB a host; a fleet holds one per host)
@@ -210,7 +209,7 @@ class World:
         blk = self._host_block(k, n_boot, srv)
         h = self.settings.host
 
-        def host(m: int) -> HostSnapshot:
+        def host(m: int | np.ndarray) -> HostSnapshot:
             return host_snapshot(
                 self.ident, (h.kernel, h.os_id, h.os_version, h.cpus, float(h.memory_bytes)), self.layout,
                 (blk, n_boot * self.dt, led.host), loads, m, n_boot, self.dt,
@@ -221,7 +220,7 @@ class World:
             seg = self._timeline.active(ns[0] * self.dt)
             if self._timeline.active(ns[-1] * self.dt) is not seg:  # segments are in time order
                 raise NotUniform("the scenario changes within the run")
-            return Snapshot(ticks(ns), ticks(ns * self.dt), seg.name, stack([host(int(m)) for m in ns]), {},
+            return Snapshot(ticks(ns), ticks(ns * self.dt), seg.name, host(ns), {},
                             gpus, containers, vllm, litellm)
         t = n * self.dt
         return Snapshot(n, t, self._timeline.active(t).name, host(n), {}, gpus, containers, vllm, litellm)
