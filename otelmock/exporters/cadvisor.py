@@ -17,17 +17,17 @@ process collectors::
         id="/system.slice/docker-3f….scope",image="vllm/vllm-openai:v0.11.0",name="vllm-llama-70b"} 81234.5 179500…
 
 Real cAdvisor stamps most samples with the housekeeping time (the trailing milliseconds above); that is
-up to the text writer.
+up to the text writer. The tables compute a run of ticks at once too (:mod:`otelmock.vec`).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable, Sequence
 
 from otelmock.config import Settings
 from otelmock.exporters.base import Family, Process
-from otelmock.exporters.cadvisor_view import DEFAULT_LABEL_KEYS, Cgroup, CgroupView, machine_labels
+from otelmock.exporters.cadvisor_view import DEFAULT_LABEL_KEYS, Cgroup, CgroupView, machine_labels, round_to
+from otelmock.vec import uniform, vfloat, vfloor, vmax, vwhere
 from otelmock.world.snapshot import Snapshot
 
 VERSION, REVISION, GO_VERSION = "v0.60.5", "8c4dcb1e", "go1.25.6"
@@ -57,7 +57,7 @@ def families(settings: Settings | None = None, label_keys: Sequence[str] | None 
                       lambda s, p: (("", cg.labels + lv, v) for cg in view(s) for lv, v in rows(cg)))
 
     def quota(name: str, help_: str, key: str) -> Family:
-        return per(name, "counter", help_, lambda cg: cg.cpu.get(key, 0.0) if cg.quota_us else None)
+        return per(name, "counter", help_, lambda cg: cg.cpu.get(key, 0.0) if uniform(cg.quota_us) else None)
 
     def mem(name: str, type_: str, help_: str, key: str) -> Family:
         return per(name, type_, help_, lambda cg: cg.memory[key])
@@ -117,7 +117,7 @@ def families(settings: Settings | None = None, label_keys: Sequence[str] | None 
         per("container_cpu_system_seconds_total", "counter", "Cumulative system cpu time consumed in seconds.",
             lambda cg: cg.cpu["system_s"]),
         each("container_cpu_usage_seconds_total", "counter", "Cumulative cpu time consumed in seconds.", ("cpu",),
-             lambda cg: [(("total",), cg.cpu["usage_s"])] if cg.cpu["usage_s"] > 0 else []),
+             lambda cg: [(("total",), cg.cpu["usage_s"])] if uniform(cg.cpu["usage_s"] > 0) else []),
         per("container_cpu_user_seconds_total", "counter", "Cumulative user cpu time consumed in seconds.",
             lambda cg: cg.cpu["user_s"]),
         per("container_creation_time_seconds", "gauge", "Container creation time since unix epoch in seconds.",
@@ -146,7 +146,7 @@ def families(settings: Settings | None = None, label_keys: Sequence[str] | None 
         fs("container_fs_writes_total", "counter", "Cumulative count of writes completed", "writes", ("Write", "ios")),
         per("container_health_state", "gauge", "The result of the container's health check", lambda cg: cg.health),
         Family("container_last_seen", "gauge", "Last time a container was seen by the exporter", base,
-               lambda s, p: (("", cg.labels, float(math.floor(s.t))) for cg in view(s))),
+               lambda s, p: (("", cg.labels, vfloor(s.t)) for cg in view(s))),
         mem("container_memory_cache", "gauge", "Number of bytes of page cache memory.", "cache"),
         mem("container_memory_events_high_total", "counter",
             "Cumulative count of memory.high throttle events for the container", "events_high"),
@@ -207,7 +207,8 @@ def families(settings: Settings | None = None, label_keys: Sequence[str] | None 
                lambda s, p: (("", (), 0.0),)),
         process("container_sockets", "Number of open sockets for the container.", "sockets"),
         per("container_spec_cpu_period", "gauge", "CPU period of the container.", lambda cg: cg.period_us),
-        per("container_spec_cpu_quota", "gauge", "CPU quota of the container.", lambda cg: cg.quota_us or None),
+        per("container_spec_cpu_quota", "gauge", "CPU quota of the container.",
+            lambda cg: uniform(cg.quota_us) or None),
         per("container_spec_cpu_shares", "gauge", "CPU share of the container.", lambda cg: cg.shares),
         spec_memory("container_spec_memory_limit_bytes", "Memory limit for the container.", 0),
         spec_memory("container_spec_memory_reservation_limit_bytes", "Memory reservation limit for the container.", 2),
@@ -301,7 +302,7 @@ GO_MEMSTATS = {
 
 def _go_process() -> tuple[Family, ...]:
     def up(s: Snapshot, p: Process) -> float:
-        return max(s.t - p.start_time, 0.0)
+        return vmax(s.t - p.start_time, 0.0)
 
     def one(name: str, type_: str, help_: str, value: Callable[[Snapshot, Process], float]) -> Family:
         return Family(name, type_, help_, (), lambda s, p: (("", (), value(s, p)),))
@@ -312,26 +313,26 @@ def _go_process() -> tuple[Family, ...]:
         def value(s: Snapshot, p: Process) -> float:
             u = up(s, p)
             if key == "last_gc_time_seconds":
-                return s.t - u % GC_PERIOD_S if u >= GC_PERIOD_S else 0.0
+                return vwhere(u >= GC_PERIOD_S, s.t - u % GC_PERIOD_S, 0.0)
             live = key in ("alloc_bytes", "heap_alloc_bytes")  # the heap grows between collections
             sawtooth = 1.0 + 0.6 * (u % GC_PERIOD_S) / GC_PERIOD_S if live else 1.0
-            return float(math.floor(base * sawtooth + growth * u))
+            return vfloor(base * sawtooth + growth * u)
 
         type_ = "counter" if key.endswith("_total") else "gauge"
         return one(f"go_memstats_{key}", type_, GO_HELP[key], value)
 
     def gc(s: Snapshot, p: Process) -> Iterable[tuple[str, tuple[str, ...], float]]:
-        count = math.floor(up(s, p) / GC_PERIOD_S)
+        count = vfloor(up(s, p) / GC_PERIOD_S)
         for q, v in (("0", 3.1e-05), ("0.25", 5.2e-05), ("0.5", 7.4e-05), ("0.75", 0.000118), ("1", 0.00144)):
-            yield "", (q,), v if count else 0.0
+            yield "", (q,), vwhere(count, v, 0.0)
         yield "_sum", (), count * 9.3e-05
-        yield "_count", (), float(count)
+        yield "_count", (), count
 
     def cpu_s(s: Snapshot, p: Process) -> float:
-        return round(up(s, p) * (0.02 + 0.004 * len(s.containers)), 2)
+        return round_to(up(s, p) * (0.02 + 0.004 * len(s.containers)), 2)
 
     def scrapes(p: Process) -> float:
-        return float(sum(p.scrapes.values()))
+        return vfloat(sum(p.scrapes.values()))
 
     return (
         Family("go_gc_duration_seconds", "summary",
@@ -355,9 +356,9 @@ def _go_process() -> tuple[Family, ...]:
         one("process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds.", cpu_s),
         one("process_max_fds", "gauge", "Maximum number of open file descriptors.", lambda s, p: 1_048_576.0),
         one("process_network_receive_bytes_total", "counter", "Number of bytes received by the process over the "
-            "network.", lambda s, p: float(math.floor(scrapes(p) * 236 + up(s, p) * 31))),
+            "network.", lambda s, p: vfloor(scrapes(p) * 236 + up(s, p) * 31)),
         one("process_network_transmit_bytes_total", "counter", "Number of bytes sent by the process over the network.",
-            lambda s, p: float(math.floor(scrapes(p) * (21_000 + 5_800 * len(s.containers)) + up(s, p) * 12))),
+            lambda s, p: vfloor(scrapes(p) * (21_000 + 5_800 * len(s.containers)) + up(s, p) * 12)),
         one("process_open_fds", "gauge", "Number of open file descriptors.",
             lambda s, p: float(24 + 2 * len(s.containers) + p.in_flight)),
         one("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",

@@ -19,11 +19,13 @@ Labels are cAdvisor's ``DefaultContainerLabels``: ``id``, ``image``, ``name`` (f
 one ``container_env_<k>`` per environment variable whose name starts with an ``--env_metadata_whitelist``
 entry (lower-cased), all sanitised to ``[a-zA-Z0-9_]``. cAdvisor writes every series with the union of
 these names over the cgroups of the scrape, empty where a cgroup lacks one: :func:`label_keys`.
+
+The view is written for runs of ticks too (:mod:`otelmock.vec`): values may be per-tick arrays, while what decides
+labels or which series exist (restart count, boot time, first I/O) must be the same over the run (``uniform``).
 """
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -31,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from otelmock.rng import identity_hex
+from otelmock.vec import Vec, ticks, uniform, vfloat, vfloor, vmax, vwhere
 from otelmock.world.host import CPU_MODES
 from otelmock.world.snapshot import ContainerState, HostSnapshot, Snapshot
 
@@ -60,8 +63,9 @@ def sanitize(name: str) -> str:
 def container_labels(c: ContainerState) -> dict[str, str]:
     """The container_label_*/container_env_* names and values cAdvisor attaches to one container."""
     out = {f"container_label_{sanitize(k)}": v for k, v in c.labels.items()}
-    if c.restarts > 0:  # cAdvisor re-inspects the container when Docker restarts it in a new cgroup
-        out["container_label_restartcount"] = str(c.restarts)
+    restarts = uniform(c.restarts)
+    if restarts > 0:  # cAdvisor re-inspects the container when Docker restarts it in a new cgroup
+        out["container_label_restartcount"] = str(restarts)
     for name, value in c.env.items():
         if any(name.startswith(w) for w in ENV_WHITELIST):
             out[f"container_env_{sanitize(name.lower())}"] = value
@@ -119,25 +123,32 @@ class Cgroup:
     oom_events: float
 
 
+def round_to(x: Vec, digits: int) -> Vec:
+    """``round(x, digits)``, tick by tick: Python's correctly rounded result (numpy's can differ in the last bit)."""
+    if isinstance(x, np.ndarray):
+        return ticks([round(v, digits) for v in x.ravel().tolist()]).reshape(x.shape)
+    return round(x, digits)
+
+
 def _g(d: dict[str, float], key: str, default: float = 0.0) -> float:
-    return float(d.get(key, default))
+    return vfloat(d.get(key, default))
 
 
 def _ints(values: Values) -> Values:
     """Bytes and counts are uint64 in cAdvisor: whole numbers whatever the world's resolution."""
-    return {k: float(math.floor(max(v, 0.0))) for k, v in values.items()}
+    return {k: vfloor(vmax(v, 0.0)) for k, v in values.items()}
 
 
 def _usec(values: Values) -> Values:
     """cgroup v2 reports CPU and PSI times in microseconds."""
-    return {k: v if k in ("periods", "throttled_periods") else round(v, 6) for k, v in values.items()}
+    return {k: v if k in ("periods", "throttled_periods") else round_to(v, 6) for k, v in values.items()}
 
 
 def _memory(usage: float, working_set: float, rss: float, cache: float, m: dict[str, float]) -> Values:
-    inactive_file = max(usage - working_set, 0.0)  # cAdvisor: working set = usage - inactive_file
+    inactive_file = vmax(usage - working_set, 0.0)  # cAdvisor: working set = usage - inactive_file
     out = {k: _g(m, k) for k in MEMORY_FIELDS}
     out.update(usage=usage, working_set=working_set, rss=rss, cache=cache, max_usage=_g(m, "max_usage", usage),
-               inactive_file=inactive_file, active_file=max(cache - inactive_file, 0.0),
+               inactive_file=inactive_file, active_file=vmax(cache - inactive_file, 0.0),
                pgfault=_g(m, "failures_pgfault"), pgmajfault=_g(m, "failures_pgmajfault"),
                events_max=_g(m, "failcnt"))  # cgroup v2: failcnt and events_max both count memory.events max
     return _ints(out)
@@ -150,12 +161,12 @@ def _docker(c: ContainerState, keys: Sequence[str], overlay_size: float) -> Cgro
     usage = _g(mem, "usage")
     memory = _memory(usage, _g(mem, "working_set", usage), _g(mem, "rss"), _g(mem, "cache"), mem)
     limit = _g(mem, "limit")
-    limit = 0.0 if limit <= 0 or limit > 2.0**62 else float(math.floor(limit))
+    limit = vfloor(vwhere((limit <= 0) | (limit > 2.0**62), 0.0, limit))  # 0 = unlimited
     pressure = _usec({f"{res}_{kind}": _g(d, f"psi_{kind}_s") for res, d in (("cpu", cpu), ("memory", mem), ("io", fs))
                       for kind in ("some", "full")})
     io_dev = IO_DEVICE.get(c.kind, "/dev/nvme0n1")
     blkio: tuple[BlkioStat, ...] = ()
-    if _g(fs, "reads_bytes") + _g(fs, "writes_bytes") > 0:  # io.stat lists a device once it saw I/O
+    if uniform(_g(fs, "reads_bytes") + _g(fs, "writes_bytes") > 0):  # io.stat lists a device once it saw I/O
         blkio = (BlkioStat(io_dev, *BLOCK[io_dev],
                            _ints({"Read": _g(fs, "reads_bytes"), "Write": _g(fs, "writes_bytes")}),
                            _ints({"Read": _g(fs, "reads"), "Write": _g(fs, "writes")})),)
@@ -164,12 +175,12 @@ def _docker(c: ContainerState, keys: Sequence[str], overlay_size: float) -> Cgro
                                "writes_merged", "sectors_written", "write_s", "io_now", "io_s", "io_weighted_s"), 0.0)
     # the docker handler sets only usage, limit (the filesystem's capacity) and inodes used of the rw layer
     fs_values.update(usage=fs_usage, limit=_g(fs, "limit_bytes", overlay_size),
-                     inodes=_g(fs, "inodes", math.floor(fs_usage / 65536) + 24))
+                     inodes=_g(fs, "inodes", vfloor(fs_usage / 65536) + 24))
     interfaces = (("eth0", _ints(c.network)),) if c.network else ()
     health = (1.0 if c.state == "running" else 0.0) if c.kind in HEALTHCHECKED else -1.0
     return Cgroup(
         (f"/system.slice/docker-{c.id}.scope", c.image, c.name, *(extra.get(k, "") for k in keys)),
-        float(math.floor(c.created)), float(math.floor(c.start_time)), health,
+        vfloor(c.created), vfloor(c.start_time), health,
         _usec({k: _g(cpu, k) for k in CPU_FIELDS}),
         2.0 + (100 - 1) * 262142 // 9999, PERIOD_US, quota,  # cpu.weight 100 (unset) as cAdvisor converts it
         # Docker's --memory without --memory-swap allows as much swap as memory: memory.swap.max = limit
@@ -177,7 +188,7 @@ def _docker(c: ContainerState, keys: Sequence[str], overlay_size: float) -> Cgro
         (FsStat(OVERLAY_DEVICE, _ints(fs_values)),), blkio,
         _ints({"processes": _g(tasks, "processes"), "threads": _g(tasks, "threads"), "fds": _g(tasks, "fds"),
                "sockets": _g(tasks, "sockets"), "threads_max": _g(tasks, "threads_max")}),
-        (("max_open_files", _g(tasks, "nofile_soft", NOFILE_SOFT)),), float(math.floor(_g(mem, "oom_events"))),
+        (("max_open_files", _g(tasks, "nofile_soft", NOFILE_SOFT)),), vfloor(_g(mem, "oom_events")),
     )
 
 
@@ -191,7 +202,7 @@ def _disk_for(h: HostSnapshot, device: str) -> dict[str, float]:
 
 def _root(h: HostSnapshot, n_keys: int) -> Cgroup:
     cpu = h.cpu_seconds.sum(axis=0) if h.cpu_seconds.size else np.zeros(len(CPU_MODES))
-    mode = {m: float(cpu[i]) for i, m in enumerate(CPU_MODES)}
+    mode = {m: vfloat(cpu[i]) for i, m in enumerate(CPU_MODES)}
     user = mode["user"] + mode["nice"]  # the kernel's root_cgroup_cputime()
     system = mode["system"] + mode["irq"] + mode["softirq"]
     m = h.memory
@@ -214,7 +225,8 @@ def _root(h: HostSnapshot, n_keys: int) -> Cgroup:
         if not (f.fstype.startswith("ext") or f.fstype in ("xfs", "btrfs", "zfs")):
             continue
         d = _disk_for(h, f.device)
-        times = {k: round(d.get(k, 0.0), 3) for k in ("read_time_s", "write_time_s", "io_time_s", "io_time_weighted_s")}
+        times = {k: round_to(d.get(k, 0.0), 3)
+                 for k in ("read_time_s", "write_time_s", "io_time_s", "io_time_weighted_s")}
         filesystems.append(FsStat(f.device, {**_ints({
             "usage": f.size_bytes - f.free_bytes, "limit": f.size_bytes, "inodes": f.files, "inodes_free": f.files_free,
             "reads": d.get("reads", 0.0), "reads_merged": d.get("reads_merged", 0.0),
@@ -224,7 +236,7 @@ def _root(h: HostSnapshot, n_keys: int) -> Cgroup:
             "read_s": times["read_time_s"], "write_s": times["write_time_s"], "io_s": times["io_time_s"],
             "io_weighted_s": times["io_time_weighted_s"]}))
     kthreads = float(6 * h.cpus + 170)  # only kernel threads stay in the root cgroup
-    booted = float(math.floor(h.boot_time) + 1)  # mtime of /sys/fs/cgroup, set while systemd builds its slices
+    booted = vfloor(h.boot_time) + 1  # mtime of /sys/fs/cgroup, set while systemd builds its slices
     return Cgroup(
         ("/", "", "", *("" for _ in range(n_keys))), booted, booted, -1.0,
         _usec({"user_s": user, "system_s": system, "usage_s": user + system + mode["steal"]}),
@@ -236,20 +248,20 @@ def _root(h: HostSnapshot, n_keys: int) -> Cgroup:
 
 
 class CgroupView:
-    """The cgroups of a snapshot, computed once per tick for all the families that read them."""
+    """The cgroups of a snapshot (a tick's, or a run's), computed once for all the families that read them."""
 
     def __init__(self, keys: Sequence[str]) -> None:
         self.keys = tuple(keys)
-        self._cache: tuple[int, int, tuple[Cgroup, ...]] | None = None
+        self._cache: tuple[Snapshot, tuple[Cgroup, ...]] | None = None
 
     def __call__(self, snap: Snapshot) -> tuple[Cgroup, ...]:
         cached = self._cache
-        if cached is not None and cached[0] == snap.tick and cached[1] == id(snap):
-            return cached[2]
+        if cached is not None and cached[0] is snap:
+            return cached[1]
         overlay = next((f.size_bytes for f in snap.host.filesystems if f.device == OVERLAY_DEVICE), 0.0)
         groups = (_root(snap.host, len(self.keys)),
                   *(_docker(c, self.keys, overlay) for c in snap.containers if c.state != "exited"))
-        self._cache = (snap.tick, id(snap), groups)
+        self._cache = (snap, groups)
         return groups
 
 
@@ -259,6 +271,6 @@ def _uuid(hex32: str) -> str:
 
 def machine_labels(h: HostSnapshot) -> tuple[str, str, str]:
     """boot_id (/proc/sys/kernel/random/boot_id, new at every boot), machine_id, system_uuid (DMI)."""
-    boot_id = _uuid(identity_hex(h.machine_id, "boot-id", int(h.boot_time), length=32))
+    boot_id = _uuid(identity_hex(h.machine_id, "boot-id", int(uniform(h.boot_time)), length=32))
     system_uuid = _uuid(identity_hex(h.machine_id, "dmi-product-uuid", length=32))
     return boot_id, h.machine_id, system_uuid
