@@ -41,8 +41,10 @@ from otelmock.exporters.pyclient import (
     counter,
     gauge,
     histogram,
+    histogram_bounds,
     python_runtime,
 )
+from otelmock.vec import uniform
 from otelmock.world.snapshot import Histogram, LitellmModel, Snapshot
 
 # The clients' identity: the master key with no budget, no team, no end user (what the proxy logs for it).
@@ -101,7 +103,8 @@ def _gauge_key(key: str) -> Callable[[LitellmModel], Iterable[tuple[Labels, floa
 
 
 def _served(m: LitellmModel) -> bool:
-    return m.counters.get("successes", 0.0) > 0
+    """Whether the model group has served a request (its series exist): over a run, at every tick or none."""
+    return bool(uniform(m.counters.get("successes", 0.0) > 0))
 
 
 def _proxy_totals(m: LitellmModel) -> Iterable[tuple[Labels, float]]:
@@ -188,7 +191,7 @@ def _hist_rows(name: str, bounds: tuple[float, ...]) -> HistogramRows:
         for m in s.litellm:
             h = m.histograms.get(key)
             if h is not None:
-                if h.bounds != bounds:
+                if histogram_bounds(h) != bounds:
                     raise ValueError(f"{m.model_group}: histogram {key} has bounds {h.bounds}, LiteLLM uses {bounds}")
                 yield context(m), h, created
     return rows

@@ -21,8 +21,11 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TypeAlias
 
+import numpy as np
+
 from otelmock.bridge.textformat import python_float
 from otelmock.exporters.base import Family, Process, Sample
+from otelmock.vec import Vec, ticks, uniform, vfloor, vmax
 from otelmock.world.snapshot import Histogram, Snapshot
 
 Labels: TypeAlias = dict[str, str]
@@ -38,6 +41,13 @@ DEFAULT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2
 def le_values(bounds: tuple[float, ...]) -> tuple[str, ...]:
     """The ``le`` label values prometheus_client prints for these upper bounds (+Inf last)."""
     return (*(python_float(b) for b in bounds), "+Inf")
+
+
+def histogram_bounds(h: Histogram) -> tuple[float, ...]:
+    """``h.bounds``; in a run (each bound per tick) they must be the same at every tick (``uniform``)."""
+    if h.bounds and isinstance(h.bounds[0], np.ndarray):
+        return tuple(float(uniform(b)) for b in h.bounds)  # type: ignore[arg-type]
+    return h.bounds
 
 
 def zero_histogram(bounds: Sequence[float]) -> Histogram:
@@ -91,7 +101,7 @@ def histogram(
     def points(s: Snapshot, p: Process) -> Iterable[Sample]:
         for lv, h, _ in rows(s, p):
             vals = _vals(names, lv)
-            for le, n in zip(le_values(h.bounds), h.buckets, strict=True):
+            for le, n in zip(le_values(histogram_bounds(h)), h.buckets, strict=True):
                 yield "_bucket", (*vals, le), n
             yield "_count", vals, h.count
             yield "_sum", vals, h.sum
@@ -144,6 +154,13 @@ class PythonProcess:
     startup_gcs: tuple[float, float, float] = (900.0, 80.0, 6.0)  # imports before serving
 
 
+def _round(x: Vec, digits: int) -> Vec:
+    """``round(x, digits)``; a run tick by tick in Python (``np.round`` does not round the exact decimal value)."""
+    if isinstance(x, np.ndarray):
+        return ticks([round(v, digits) for v in x.ravel().tolist()]).reshape(x.shape)
+    return round(x, digits)
+
+
 # (extra labels, process start time, now) for each process a family table describes
 ProcessRows = Callable[[Snapshot, Process], Iterable[tuple[Labels, float]]]
 
@@ -157,10 +174,10 @@ def python_runtime(py: PythonProcess, extra: Iterable[str], rows: ProcessRows) -
     major, minor, patch = py.python_version.split(".")
 
     def up(s: Snapshot, start: float) -> float:
-        return max(s.t - start, 0.0)
+        return vmax(s.t - start, 0.0)
 
-    def gcs(s: Snapshot, start: float, g: int) -> float:
-        return float(int(py.startup_gcs[g] + py.gc_per_s[g] * up(s, start)))
+    def gcs(s: Snapshot, start: float, g: int) -> float:  # int() of a count that is never negative: its floor
+        return vfloor(py.startup_gcs[g] + py.gc_per_s[g] * up(s, start))
 
     def per_gen(value: Callable[[Snapshot, float, int], float]) -> CounterRows:
         return lambda s, p: ((lv | {"generation": str(g)}, value(s, start, g), 0.0)
@@ -174,7 +191,7 @@ def python_runtime(py: PythonProcess, extra: Iterable[str], rows: ProcessRows) -
             "version": py.python_version}
     return (
         *counter("python_gc_objects_collected_total", "Objects collected during gc", gen,
-                 per_gen(lambda s, st, g: float(int(gcs(s, st, g) * py.collected_per_gc[g]))), created=False),
+                 per_gen(lambda s, st, g: vfloor(gcs(s, st, g) * py.collected_per_gc[g])), created=False),
         *counter("python_gc_objects_uncollectable_total", "Uncollectable objects found during GC", gen,
                  per_gen(lambda s, st, g: 0.0), created=False),
         *counter("python_gc_collections_total", "Number of times this generation was collected", gen,
@@ -186,9 +203,9 @@ def python_runtime(py: PythonProcess, extra: Iterable[str], rows: ProcessRows) -
         *gauge("process_resident_memory_bytes", "Resident memory size in bytes.", extra,
                one(lambda s, st: py.resident_bytes)),
         *gauge("process_start_time_seconds", "Start time of the process since unix epoch in seconds.", extra,
-               one(lambda s, st: round(st, 2))),  # boot time + start ticks / 100
+               one(lambda s, st: _round(st, 2))),  # boot time + start ticks / 100
         *counter("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.", extra,
-                 lambda s, p: ((lv, round(py.cpu_per_s * up(s, st), 2), 0.0) for lv, st in rows(s, p)),
+                 lambda s, p: ((lv, _round(py.cpu_per_s * up(s, st), 2), 0.0) for lv, st in rows(s, p)),
                  created=False),
         *gauge("process_open_fds", "Number of open file descriptors.", extra, one(lambda s, st: py.open_fds)),
         *gauge("process_max_fds", "Maximum number of open file descriptors.", extra, one(lambda s, st: py.max_fds)),

@@ -44,6 +44,7 @@ from otelmock.exporters.pyclient import (
     counter,
     gauge,
     histogram,
+    histogram_bounds,
     python_runtime,
     summary,
     zero_histogram,
@@ -59,6 +60,7 @@ from otelmock.exporters.vllm_table import (
     cache_config_info,
     request_tokens,
 )
+from otelmock.vec import vmax
 from otelmock.world.snapshot import Histogram, Snapshot, VllmState
 
 # The API server process (AsyncLLM frontend: HTTP, tokenizer, detokenizer); engine core and workers are
@@ -87,7 +89,7 @@ def _hist(v: VllmState, key: str) -> Histogram:
     h = v.histograms.get(key)
     if h is None:
         return zero_histogram(want)  # vLLM creates every child at startup
-    if h.bounds != want:
+    if histogram_bounds(h) != want:
         raise ValueError(f"{v.container}: histogram {key} has bounds {h.bounds}, vLLM uses {want}")
     return h
 
@@ -229,7 +231,8 @@ def _engine_families(sc: _Scope, version: str, hidden: bool) -> list[Family]:
 
 def _prompt_source(v: VllmState, x: str) -> float:
     hits = v.counters.get("prefix_cache_hits", 0.0)
-    return {"local_compute": max(v.counters.get("prompt_tokens", 0.0) - hits, 0.0), "local_cache_hit": hits}.get(x, 0.0)
+    computed = vmax(v.counters.get("prompt_tokens", 0.0) - hits, 0.0)
+    return {"local_compute": computed, "local_cache_hit": hits}.get(x, 0.0)
 
 
 def _http_families(sc: _Scope) -> list[Family]:

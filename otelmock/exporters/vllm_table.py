@@ -6,6 +6,7 @@ instrumentator's default buckets (7.1.0 / 8.1.0 ``metrics.default``).
 from __future__ import annotations
 
 from otelmock.exporters.pyclient import Labels
+from otelmock.vec import uniform
 from otelmock.world.snapshot import VllmState
 
 VERSIONS = ("0.11.0", "0.33.0")
@@ -57,7 +58,7 @@ def cache_config_info(version: str, v: VllmState | None = None) -> Labels:
     only set in the engine-core process). 0.33.0's values of the fields set at the engine handshake are
     approximate. Without ``v``: the label names, with placeholder values."""
     block_size, blocks, mml = (v.block_size, v.num_gpu_blocks, v.max_model_len) if v else (16, 0, 1)
-    gmu, engine = (str(v.gpu_memory_utilization), v.engine) if v else ("0.9", "0")
+    gmu, engine = (str(uniform(v.gpu_memory_utilization)), v.engine) if v else ("0.9", "0")
     bs = str(block_size)
     if version == "0.11.0":
         return {"block_size": bs, "gpu_memory_utilization": gmu, "swap_space": "4.0",
