@@ -149,10 +149,10 @@ Chunk = tuple[int, int, list[Key], np.ndarray]   # (pid, first step, keys new si
 class _Worker:
     """One process's world and series index; :meth:`chunk` computes a range of steps.
 
-    A range is computed a run of steps at a time (:func:`otelmock.world.stack.stack`): each family is evaluated
+    A range is computed a run of steps at a time (``World.snapshot_run``): each family is evaluated
     once on the run's snapshot, whose numbers hold every step. A family that cannot (a label or a series set changes
-    within the run, or its code is not written for runs) is evaluated on the two halves, down to single steps,
-    which are computed exactly as a live scrape computes them.
+    within the run, or its code is not written for runs) is evaluated on two parts, split at the first step that
+    differs (or in halves), down to single steps, which are computed exactly as a live scrape computes them.
     """
 
     def __init__(self, settings: Settings, timeline: Timeline, sources: list[_Source], start_t: float,
@@ -207,24 +207,25 @@ class _Worker:
                     parts.append((a, [self.column((si, sfx, lv)) for sfx, lv, _ in points],
                                   np.array([[v for _, _, v in points]], dtype=np.float64)))
             return
-        failed = []
+        failed, cuts = [], []
         try:
             snap = self._run(a, b)
-        except NotUniform:
-            failed = todo
+        except NotUniform as exc:
+            failed, cuts = todo, [exc.at]
         else:
             steps = ticks(np.arange(a, b))
             for si in todo:
                 try:
                     points = self._points(self.sources[si], snap, steps)
                     vals = np.array([np.broadcast_to(v, (b - a,)) for _, _, v in points], dtype=np.float64)
-                except Exception:  # NotUniform, or code not written for runs: halves
+                except Exception as exc:  # NotUniform, or code not written for runs
                     failed.append(si)
+                    cuts.append(exc.at if isinstance(exc, NotUniform) else None)
                     continue
                 if points:
                     parts.append((a, [self.column((si, sfx, lv)) for sfx, lv, _ in points], vals.T))
-        if failed:
-            mid = (a + b) // 2
+        if failed:  # split where the first change is (as far as it is known), else in halves
+            mid = a + min((c for c in cuts if c), default=(b - a) // 2)
             self._fill(parts, failed, a, mid)
             self._fill(parts, failed, mid, b)
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from otelmock.config import Settings
+from otelmock.errors import ConfigError
 from otelmock.scenario.timeline import Timeline
 from otelmock.world.host import CPU_MODES
 from otelmock.world.model import World
@@ -241,14 +242,14 @@ def cmd(args: argparse.Namespace) -> int:
     try:
         import PIL  # noqa: F401
     except ImportError:
-        raise config.ConfigError("preview needs Pillow: pip install 'otelmock[preview]' (or pillow)") from None
+        raise ConfigError("preview needs Pillow: pip install 'otelmock[preview]' (or pillow)") from None
     try:
         step = parse_duration(args.step)
         start = parse_time(args.start) if args.start else time.time() - args.days * 86_400
         start -= start % step
         timeline = schedule(spec or settings.scenario, discover(settings.scenarios_dir), start, settings.params)
     except (ValueError, argparse.ArgumentTypeError) as exc:
-        raise config.ConfigError(str(exc)) from None
+        raise ConfigError(str(exc)) from None
     preview(settings, timeline, start, args.days, args.out, step)
     print(f"preview: wrote {args.out}", file=sys.stderr)
     return 0

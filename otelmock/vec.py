@@ -2,7 +2,7 @@
 
 Family tables and the world's state builders are written once. Served live, their values are Python floats, and
 these helpers behave exactly like ``max``, ``math.floor``, ``float`` ... on them, so the live text does not change.
-During a backfill a value can be a numpy array holding one entry per tick (:func:`otelmock.world.stack.stack`);
+During a backfill a value can be a numpy array holding one entry per tick (``World.snapshot_run``);
 the same code then computes the whole run in one pass. What cannot be computed for a run raises :class:`NotUniform`:
 a label value that changes inside the run, a series that appears or goes, a branch on a value. The caller then
 splits the run (down to single ticks, which always work).
@@ -19,7 +19,14 @@ Vec: TypeAlias = "float | np.ndarray"
 
 
 class NotUniform(Exception):
-    """A run of ticks differs in something that is not a plain value (a label, a series set, a branch)."""
+    """A run of ticks differs in something that is not a plain value (a label, a series set, a branch).
+
+    ``at``, when known, is the first tick of the run (0-based) that differs from the run's first: the run splits
+    there (otherwise in halves)."""
+
+    def __init__(self, message: str, at: int | None = None) -> None:
+        super().__init__(message)
+        self.at = at
 
 
 class Ticks(np.ndarray):
@@ -79,6 +86,14 @@ def vround(x: Vec) -> Vec:
     return float(round(x))
 
 
+def vround_to(x: Vec, digits: int) -> Vec:
+    """``round(x, digits)``: Python's correctly rounded result, tick by tick for a run (``np.round`` scales by a
+    power of ten and can differ in the last bit)."""
+    if isinstance(x, np.ndarray):
+        return ticks([round(v, digits) for v in x.ravel().tolist()]).reshape(x.shape)
+    return round(x, digits)
+
+
 def vwhere(cond: object, a: Vec, b: Vec) -> Vec:
     """``a if cond else b``, tick by tick."""
     if isinstance(cond, np.ndarray):
@@ -86,11 +101,18 @@ def vwhere(cond: object, a: Vec, b: Vec) -> Vec:
     return a if cond else b
 
 
+def first_change(x: np.ndarray) -> int | None:
+    """The first tick (last axis) at which ``x`` differs from its first tick, or None."""
+    a = np.asarray(x)
+    changed = (a != a[..., :1]).reshape(-1, a.shape[-1]).any(axis=0) if a.ndim else np.zeros(1, bool)
+    return int(changed.argmax()) if changed.any() else None
+
+
 def uniform(x: object) -> object:
-    """``x`` as one scalar: the same at every tick of the run, or :class:`NotUniform`."""
+    """``x`` as one scalar: the same at every tick of the run, or :class:`NotUniform` (with the tick that differs)."""
     if not isinstance(x, np.ndarray):
         return x
-    flat = np.asarray(x).ravel()
-    if flat.size and not (flat == flat[0]).all():
-        raise NotUniform(f"varies within the run: {flat[0]!r} ... {flat[-1]!r}")
-    return flat[0].item() if flat.size else x
+    at = first_change(x)
+    if at is not None:
+        raise NotUniform("a value that decides a label, a series or a branch changes within the run", at)
+    return np.asarray(x).ravel()[0].item()

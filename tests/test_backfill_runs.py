@@ -1,7 +1,7 @@
 """Backfill by runs of steps: every family computed once per run equals the same family computed step by step.
 
 The step-by-step values are what a live scrape serves (``Family.points`` on ``World.snapshot``); the run's come from
-one snapshot whose numbers hold every step (:mod:`otelmock.world.stack`). Equal means the same series and the same
+one snapshot whose numbers hold every step (``World.snapshot_run``). Equal means the same series and the same
 float64 bits. ``test_families_compute_by_runs`` also asserts that no family needs single steps in a quiet run: code
 not written for runs would still be right (it falls back) but slow.
 """

@@ -11,6 +11,7 @@ import pytest
 pytest.importorskip("PIL", reason="preview needs Pillow (the optional preview extra)")
 
 from otelmock import config, preview
+from otelmock.errors import ConfigError
 from otelmock.scenario.loader import discover
 from otelmock.scenario.timeline import Timeline
 from otelmock.world.model import World
@@ -33,13 +34,24 @@ def test_sample_has_every_key_signal() -> None:
     assert len(util.series) == s.gpu.count and all(np.nanmax(v) <= 100 for v in util.series.values())
 
 
-def test_writes_a_png(tmp_path: Path) -> None:
+def _parser() -> argparse.ArgumentParser:
     sub = argparse.ArgumentParser().add_subparsers()
     common = argparse.ArgumentParser(add_help=False)
     for flag in ("--config", "--scenario"):
         common.add_argument(flag)
     common.add_argument("--seed", type=int)
-    parser = preview.add_parser(sub, common)
+    return preview.add_parser(sub, common)
+
+
+def test_bad_step_is_a_config_error(tmp_path: Path) -> None:
+    args = _parser().parse_args(["--step", "soon", "--out", str(tmp_path / "x.png")])
+    with pytest.raises(ConfigError, match="'soon' is not a duration"):
+        preview.cmd(args)
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_writes_a_png(tmp_path: Path) -> None:
+    parser = _parser()
     out = tmp_path / "day.png"
     args = parser.parse_args(["--scenario", "degraded", "--days", str(3 / 24), "--start", "2026-01-05T00:00:00Z",
                               "--out", str(out), "--config", str(_short_boot(tmp_path))])

@@ -26,8 +26,8 @@ from collections.abc import Callable, Iterable, Sequence
 
 from otelmock.config import Settings
 from otelmock.exporters.base import Family, Process
-from otelmock.exporters.cadvisor_view import DEFAULT_LABEL_KEYS, Cgroup, CgroupView, machine_labels, round_to
-from otelmock.vec import uniform, vfloat, vfloor, vmax, vwhere
+from otelmock.exporters.cadvisor_view import DEFAULT_LABEL_KEYS, Cgroup, CgroupView, machine_labels
+from otelmock.vec import uniform, vfloat, vfloor, vmax, vround_to, vwhere
 from otelmock.world.snapshot import Snapshot
 
 VERSION, REVISION, GO_VERSION = "v0.60.5", "8c4dcb1e", "go1.25.6"
@@ -329,7 +329,7 @@ def _go_process() -> tuple[Family, ...]:
         yield "_count", (), count
 
     def cpu_s(s: Snapshot, p: Process) -> float:
-        return round_to(up(s, p) * (0.02 + 0.004 * len(s.containers)), 2)
+        return vround_to(up(s, p) * (0.02 + 0.004 * len(s.containers)), 2)
 
     def scrapes(p: Process) -> float:
         return vfloat(sum(p.scrapes.values()))

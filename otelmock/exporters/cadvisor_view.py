@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from otelmock.rng import identity_hex
-from otelmock.vec import Vec, ticks, uniform, vfloat, vfloor, vmax, vwhere
+from otelmock.vec import uniform, vfloat, vfloor, vmax, vround_to, vwhere
 from otelmock.world.host import CPU_MODES
 from otelmock.world.snapshot import ContainerState, HostSnapshot, Snapshot
 
@@ -123,13 +123,6 @@ class Cgroup:
     oom_events: float
 
 
-def round_to(x: Vec, digits: int) -> Vec:
-    """``round(x, digits)``, tick by tick: Python's correctly rounded result (numpy's can differ in the last bit)."""
-    if isinstance(x, np.ndarray):
-        return ticks([round(v, digits) for v in x.ravel().tolist()]).reshape(x.shape)
-    return round(x, digits)
-
-
 def _g(d: dict[str, float], key: str, default: float = 0.0) -> float:
     return vfloat(d.get(key, default))
 
@@ -141,7 +134,7 @@ def _ints(values: Values) -> Values:
 
 def _usec(values: Values) -> Values:
     """cgroup v2 reports CPU and PSI times in microseconds."""
-    return {k: v if k in ("periods", "throttled_periods") else round_to(v, 6) for k, v in values.items()}
+    return {k: v if k in ("periods", "throttled_periods") else vround_to(v, 6) for k, v in values.items()}
 
 
 def _memory(usage: float, working_set: float, rss: float, cache: float, m: dict[str, float]) -> Values:
@@ -225,7 +218,7 @@ def _root(h: HostSnapshot, n_keys: int) -> Cgroup:
         if not (f.fstype.startswith("ext") or f.fstype in ("xfs", "btrfs", "zfs")):
             continue
         d = _disk_for(h, f.device)
-        times = {k: round_to(d.get(k, 0.0), 3)
+        times = {k: vround_to(d.get(k, 0.0), 3)
                  for k in ("read_time_s", "write_time_s", "io_time_s", "io_time_weighted_s")}
         filesystems.append(FsStat(f.device, {**_ints({
             "usage": f.size_bytes - f.free_bytes, "limit": f.size_bytes, "inodes": f.files, "inodes_free": f.files_free,

@@ -25,7 +25,7 @@ import numpy as np
 
 from otelmock.bridge.textformat import python_float
 from otelmock.exporters.base import Family, Process, Sample
-from otelmock.vec import Vec, ticks, uniform, vfloor, vmax
+from otelmock.vec import uniform, vfloor, vmax, vround_to
 from otelmock.world.snapshot import Histogram, Snapshot
 
 Labels: TypeAlias = dict[str, str]
@@ -154,13 +154,6 @@ class PythonProcess:
     startup_gcs: tuple[float, float, float] = (900.0, 80.0, 6.0)  # imports before serving
 
 
-def _round(x: Vec, digits: int) -> Vec:
-    """``round(x, digits)``; a run tick by tick in Python (``np.round`` does not round the exact decimal value)."""
-    if isinstance(x, np.ndarray):
-        return ticks([round(v, digits) for v in x.ravel().tolist()]).reshape(x.shape)
-    return round(x, digits)
-
-
 # (extra labels, process start time, now) for each process a family table describes
 ProcessRows = Callable[[Snapshot, Process], Iterable[tuple[Labels, float]]]
 
@@ -203,9 +196,9 @@ def python_runtime(py: PythonProcess, extra: Iterable[str], rows: ProcessRows) -
         *gauge("process_resident_memory_bytes", "Resident memory size in bytes.", extra,
                one(lambda s, st: py.resident_bytes)),
         *gauge("process_start_time_seconds", "Start time of the process since unix epoch in seconds.", extra,
-               one(lambda s, st: _round(st, 2))),  # boot time + start ticks / 100
+               one(lambda s, st: vround_to(st, 2))),  # boot time + start ticks / 100
         *counter("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.", extra,
-                 lambda s, p: ((lv, _round(py.cpu_per_s * up(s, st), 2), 0.0) for lv, st in rows(s, p)),
+                 lambda s, p: ((lv, vround_to(py.cpu_per_s * up(s, st), 2), 0.0) for lv, st in rows(s, p)),
                  created=False),
         *gauge("process_open_fds", "Number of open file descriptors.", extra, one(lambda s, st: py.open_fds)),
         *gauge("process_max_fds", "Maximum number of open file descriptors.", extra, one(lambda s, st: py.max_fds)),

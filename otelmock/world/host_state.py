@@ -152,7 +152,8 @@ def host_snapshot(
         packets_rx, packets_tx = np.floor(rx / 1100.0), np.floor(tx / 1150.0)
         netdevs.append(NetDev(name, up, speed, mtu, "", {
             "receive_bytes": vfloat(np.floor(rx)), "receive_packets": vfloat(packets_rx),
-            "receive_errs": vfloat(np.floor(share * integral["net_rx_errs"])), "receive_drop": vfloat(np.floor(packets_rx * 1e-6)),
+            "receive_errs": vfloat(np.floor(share * integral["net_rx_errs"])),
+            "receive_drop": vfloat(np.floor(packets_rx * 1e-6)),
             "receive_fifo": 0.0, "receive_frame": 0.0, "receive_compressed": 0.0,
             "receive_multicast": vfloat(np.floor(elapsed * 0.4 * share)), "receive_nohandler": 0.0,
             "transmit_bytes": vfloat(np.floor(tx)), "transmit_packets": vfloat(packets_tx), "transmit_errs": 0.0,
@@ -189,10 +190,12 @@ def host_snapshot(
         "procs_running": vfloat(np.floor(level["busy"] * cpus + 1 + noise[1] * 2)),
         "procs_blocked": vfloat(np.floor(noise[2] * 2 * level["busy"])),
         "entropy_available_bits": 256.0, "entropy_pool_size_bits": 256.0,
-        "filefd_allocated": vfloat(np.floor(11_500 + 1_500 * act + 200 * noise[3])), "filefd_maximum": 9223372036854775807.0,
+        "filefd_allocated": vfloat(np.floor(11_500 + 1_500 * act + 200 * noise[3])),
+        "filefd_maximum": 9223372036854775807.0,
         "conntrack_entries": vfloat(np.floor(300 + 250 * act + 30 * noise[4])), "conntrack_entries_limit": 262144.0,
         "Tcp_CurrEstab": vfloat(estab), "tcp_tw": vfloat(np.floor(40 + 60 * act * noise[5])),
-        "tcp_inuse": vfloat(estab + 35), "tcp_alloc": vfloat(estab + 60), "tcp_mem_pages": vfloat(np.floor(80 + 120 * act)),
+        "tcp_inuse": vfloat(estab + 35), "tcp_alloc": vfloat(estab + 60),
+        "tcp_mem_pages": vfloat(np.floor(80 + 120 * act)),
         "udp_inuse": 9.0, "udp_mem_pages": 6.0, "sockets_used": vfloat(estab * 2 + 700), "arp_entries": 7.0,
         "procs_total": vfloat(np.floor(900 + 50 * act)), "threads_total": vfloat(np.floor(4_800 + 600 * act)),
     }

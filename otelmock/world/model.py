@@ -11,8 +11,8 @@ CPU and memory to its own.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,7 +20,7 @@ import numpy as np
 from otelmock.config import Settings
 from otelmock.scenario.timeline import Timeline
 from otelmock.types import FloatArray
-from otelmock.vec import NotUniform, ticks
+from otelmock.vec import NotUniform, first_change, ticks
 from otelmock.world.deployment import MODELS, container_identities, gpu_identities
 from otelmock.world.host import INTEGRATED, HostBlock, host_block, load_averages
 from otelmock.world.host_state import CoreLayout, core_layout, host_snapshot
@@ -189,13 +189,16 @@ class World:
 
     def snapshot_run(self, ns: np.ndarray) -> Snapshot:
         """Ticks ``ns`` (increasing, in one block) as one snapshot whose numbers hold every tick
-        (:class:`~otelmock.vec.Ticks`): equal to :func:`otelmock.world.stack.stack` of their snapshots, computed in
+        (:class:`~otelmock.vec.Ticks`): equal to their snapshots stacked (``tests/world/stack.py``), computed in
         one pass. :class:`~otelmock.vec.NotUniform` when they differ in more than values (a container starts, the
         host boots, the scenario changes): split the run."""
-        first, last = int(ns[0]), int(ns[-1])
+        first = int(ns[0])
         with self._lock:
-            if first // self.block_ticks != last // self.block_ticks or self.n_boot(first) != self.n_boot(last):
-                raise NotUniform("the run crosses a block boundary or a boot")
+            for what, key in (("a block boundary", lambda m: m // self.block_ticks), ("a boot", self.n_boot),
+                              ("a scenario change", lambda m: id(self._timeline.active(m * self.dt)))):
+                at = first_change(np.array([key(int(m)) for m in (ns[0], ns[-1])]))
+                if at is not None:
+                    raise NotUniform(f"the run crosses {what}", first_change(np.array([key(int(m)) for m in ns])))
             return self._snapshot(first, ns)
 
     def _snapshot(self, n: int, ns: int | np.ndarray) -> Snapshot:
@@ -217,10 +220,7 @@ class World:
 
         gpus, containers, vllm, litellm = build_states(self, srv, bases, i, ns)
         if isinstance(ns, np.ndarray):
-            seg = self._timeline.active(ns[0] * self.dt)
-            if self._timeline.active(ns[-1] * self.dt) is not seg:  # segments are in time order
-                raise NotUniform("the scenario changes within the run")
-            return Snapshot(ticks(ns), ticks(ns * self.dt), seg.name, host(ns), {},
+            return Snapshot(ticks(ns), ticks(ns * self.dt), self._timeline.active(n * self.dt).name, host(ns), {},
                             gpus, containers, vllm, litellm)
         t = n * self.dt
         return Snapshot(n, t, self._timeline.active(t).name, host(n), {}, gpus, containers, vllm, litellm)

@@ -8,17 +8,17 @@ exporter reads the same integers: LiteLLM's successes for a model are exactly th
 from __future__ import annotations
 
 import math
-from functools import lru_cache
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from otelmock.rng import hash_uniform, key_of
 from otelmock.types import FloatArray
-from otelmock.vec import NotUniform, ticks, uniform, vfloat, vmax, vwhere
+from otelmock.vec import NotUniform, first_change, ticks, uniform, vfloat, vmax, vwhere
 from otelmock.world import gpu as h200
 from otelmock.world.deployment import MODELS
-from otelmock.rng import hash_uniform, key_of
 from otelmock.world.serving import BLOCK_SIZE, HISTOGRAMS, ServingBlock, gpu_readings, hist_bounds, num_gpu_blocks
 from otelmock.world.snapshot import ContainerState, GpuState, Histogram, LitellmModel, VllmState
 
@@ -104,8 +104,9 @@ def build_states(
     nm = len(MODELS)
     starts = srv.starts[:, i]
     if run:
-        if (starts != starts[:, :1]).any():
-            raise NotUniform("a container starts within the run")
+        at = first_change(starts)
+        if at is not None:
+            raise NotUniform("a container starts within the run", at)
         starts = starts[:, 0]
         age = (n[None, :] - starts[:, None]) * dt
     else:
@@ -155,7 +156,8 @@ def build_states(
         for reason in ("stop", "length", "abort"):
             counters[f"request_success:{reason}"] = flat[reason][c]
         gauges = {"num_requests_running": vfloat(np.round(lv["running"][c])),
-                  "num_requests_waiting": vfloat(np.round(lv["waiting"][c])), "kv_cache_usage_perc": vfloat(lv["kv"][c])}
+                  "num_requests_waiting": vfloat(np.round(lv["waiting"][c])),
+                  "kv_cache_usage_perc": vfloat(lv["kv"][c])}
         created = float(starts[c] * dt + 2.0)
         vllm.append(VllmState(m.container, m.model, m.kind, "0", m.vllm_version, 8000, m.max_model_len, m.gpus, m.tp,
                               m.mem_util, num_gpu_blocks(m), BLOCK_SIZE, created, serving, gauges, counters, hists))

@@ -1,13 +1,12 @@
-"""A run of ticks as one snapshot: every number becomes an array with one entry per tick.
+"""The reference for a run of ticks as one snapshot: the snapshots of single ticks, stacked.
 
-:func:`stack` is the reference for a run: it stacks the snapshots of single ticks. Floats become :class:`Ticks`
+``World.snapshot_run`` must equal :func:`stack` of the ticks' snapshots. Floats become :class:`Ticks`
 (even when constant over the run), numpy arrays get the run as their last axis, an integer that changes becomes
 :class:`Ticks` and one that does not stays an ``int``. Everything else (names, flags, the set of GPUs and
 containers) must be the same at every tick, or :class:`~otelmock.vec.NotUniform` is raised: the run must be split.
 
-Their :class:`~otelmock.vec.Ticks` refuse to become a Python scalar, a truth value or text (``float(x)``, ``if x``, ``max(x, 0)``,
-``f"{x}"``, ``round(x)``), raising :class:`NotUniform`: code that is not written for runs (:mod:`otelmock.vec`) fails
-loudly instead of writing one tick's decision into every tick.
+Their :class:`~otelmock.vec.Ticks` refuse to become one scalar, a truth value or text (``float(x)``, ``if x``,
+``max(x, 0)``, ``f"{x}"``, ``round(x)``), raising :class:`NotUniform`.
 """
 
 from __future__ import annotations
@@ -19,7 +18,6 @@ from typing import Any
 import numpy as np
 
 from otelmock.vec import NotUniform, Ticks, ticks
-from otelmock.world.snapshot import Snapshot
 
 
 def stack(snaps: Sequence[Any]) -> Any:
