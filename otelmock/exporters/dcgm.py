@@ -29,10 +29,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from otelmock.config import Settings
 from otelmock.errors import ConfigError
 from otelmock.exporters.base import Family, Process, Sample
 from otelmock.exporters.dcgm_fields import EXPORTER_FIELDS, INT, STRING, XID_MESSAGES, XID_UNKNOWN, Field, lookup
+from otelmock.vec import Vec, uniform, vfloat
 from otelmock.world.snapshot import GpuState, Snapshot
 
 log = logging.getLogger(__name__)
@@ -141,10 +144,15 @@ def _holders(g: GpuState, o: Options) -> list[dict[str, str]]:
 
 
 def _label_value(f: Field, g: GpuState, s: Snapshot) -> str:
-    v = f.value(g, s)
+    v = uniform(f.value(g, s))
     if v is None or isinstance(v, str):
         return v or ""
     return f"{int(v)}" if f.kind == INT else f"{v:f}"
+
+
+def _isnan(v: Vec) -> object:
+    """``math.isnan(v)``; of a run, tick by tick."""
+    return np.isnan(v) if isinstance(v, np.ndarray) else math.isnan(v)
 
 
 def _xid(code: int) -> dict[str, str]:
@@ -162,13 +170,13 @@ def _family(c: Counter, labels: Sequence[Counter], o: Options) -> Family:
             if not g.present:
                 continue
             v = field.value(g, s)
-            if v is None or isinstance(v, str) or math.isnan(v):
+            if v is None or isinstance(v, str) or uniform(_isnan(v)):
                 continue
             base = (*_identity(g, host, o), *(_label_value(lab.field, g, s) for lab in labels))
-            extra = _xid(int(v)) if xid else {}
+            extra = _xid(int(uniform(v))) if xid else {}
             for holder in _holders(g, o):
                 values = holder | extra
-                yield "", (*base, *(values[a] for a in attrs)), float(v)
+                yield "", (*base, *(values[a] for a in attrs)), vfloat(v)
 
     names = (*_identity_names(o), *(lab.name for lab in labels), *attrs)
     return Family(c.name, c.type, c.help, names, points, int_format=field.kind == INT)

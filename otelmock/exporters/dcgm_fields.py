@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from otelmock.vec import uniform
 from otelmock.world.gpu import FB_TOTAL_MIB, GPU_TEMP_TLIMIT_C, MEM_CLOCK_MHZ, POWER_LIMIT_W, SM_CLOCK_MAX_MHZ
 from otelmock.world.snapshot import GpuState, Snapshot
 
@@ -73,7 +74,7 @@ def _fb_used_ratio(g: GpuState, s: Snapshot) -> Value:
     if "fb_used_mib" not in v:
         return None
     usable = v.get("fb_total_mib", FB_TOTAL_MIB) - v.get("fb_reserved_mib", 0.0)
-    return v["fb_used_mib"] / usable if usable > 0 else None
+    return v["fb_used_mib"] / usable if uniform(usable > 0) else None
 
 
 CATALOG = (

@@ -17,13 +17,15 @@ this module says which series exist and where their values come from::
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable
 from functools import cache
 from importlib import resources
 
+import numpy as np
+
 from otelmock.config import Settings
 from otelmock.exporters.base import Family, Process
+from otelmock.vec import Vec, ticks, uniform, vfloat, vfloor, vmax, vround, vwhere
 from otelmock.world.host import CPU_MODES
 from otelmock.world.snapshot import HostSnapshot, Snapshot
 
@@ -69,7 +71,7 @@ def _disk(name: str, key: str) -> Family:
 
 def _fs(name: str, attr: str) -> Family:
     return fam(name, ("device", "fstype", "mountpoint"),
-               lambda h, p, t: (((f.device, f.fstype, f.mountpoint), float(getattr(f, attr))) for f in h.filesystems))
+               lambda h, p, t: (((f.device, f.fstype, f.mountpoint), vfloat(getattr(f, attr))) for f in h.filesystems))
 
 
 def _net(name: str, key: str) -> Family:
@@ -86,7 +88,22 @@ def _mac(i: int, name: str) -> str:
 
 
 def _uptime(h: HostSnapshot, p: Process, t: float) -> float:
-    return max(t - p.start_time, 0.0)
+    return vmax(t - p.start_time, 0.0)
+
+
+def _sum(x: np.ndarray, axes: int) -> Vec:
+    """``x.sum()`` of one tick's array of ``axes`` dimensions. A run's array has the ticks as an extra last axis:
+    then the sum at every tick, added in the order of one tick's (numpy's pairwise summation), so bit for bit."""
+    if x.ndim == axes:
+        return x.sum()
+    return ticks(np.ascontiguousarray(x.reshape(-1, x.shape[-1]).T).sum(axis=1))
+
+
+def _round_to(x: Vec, digits: int) -> Vec:
+    """``round(x, digits)``; of a run, tick by tick (Python's correctly rounded decimals, which ``np.round`` is not)."""
+    if isinstance(x, np.ndarray):
+        return ticks([round(v, digits) for v in x.tolist()])
+    return round(x, digits)
 
 
 def _go_summary() -> Family:
@@ -95,11 +112,11 @@ def _go_summary() -> Family:
     def points(s: Snapshot, p: Process) -> Iterable[tuple[str, tuple[str, ...], float]]:
         up = _uptime(s.host, p, s.t)
         q = (("0", 2.1e-05), ("0.25", 3.4e-05), ("0.5", 4.6e-05), ("0.75", 7.2e-05), ("1", 0.000412))
-        count = math.floor(up / 118.0)
+        count = vfloor(up / 118.0)
         for label, v in q:
-            yield "", (label,), v if count else 0.0
+            yield "", (label,), vwhere(count, v, 0.0)
         yield "_sum", (), count * 6.1e-05
-        yield "_count", (), float(count)
+        yield "_count", (), count
 
     return Family("go_gc_duration_seconds", type_, help_, (), points)
 
@@ -122,9 +139,9 @@ def _memstat(key: str) -> Family:
     def value(h: HostSnapshot, p: Process, t: float) -> float:
         up = _uptime(h, p, t)
         if key == "last_gc_time_seconds":
-            return t - up % 118.0 if up >= 118.0 else 0.0
+            return vwhere(up >= 118.0, t - up % 118.0, 0.0)
         sawtooth = 1.0 + 0.4 * ((t % 118.0) / 118.0) if key in ("alloc_bytes", "heap_alloc_bytes") else 1.0
-        return float(math.floor(base * sawtooth + growth * up))
+        return vfloor(base * sawtooth + growth * up)
 
     return one(f"go_memstats_{key}", value)
 
@@ -178,8 +195,8 @@ HWMON_SENSORS = (("temp1", "Package id 0", 0.0), ("temp2", "Core 0", -2.0), ("te
 
 
 def _hwmon_temp(h: HostSnapshot, offset: float, t: float) -> float:
-    busy = 1.0 - h.cpu_seconds[:, CPU_MODES.index("idle")].sum() / max(h.cpu_seconds.sum(), 1.0)
-    return float(round(36.0 + 40.0 * busy + offset))
+    busy = 1.0 - _sum(h.cpu_seconds[:, CPU_MODES.index("idle")], 1) / vmax(_sum(h.cpu_seconds, 2), 1.0)
+    return vround(36.0 + 40.0 * busy + offset)
 
 
 def families(settings: Settings | None = None) -> tuple[Family, ...]:
@@ -197,11 +214,11 @@ def families(settings: Settings | None = None) -> tuple[Family, ...]:
         per_cpu("node_cpu_frequency_min_hertz", lambda h, c: 8e8),
         fam("node_cpu_guest_seconds_total", ("cpu", "mode"),
             lambda h, p, t: (((str(c), m), 0.0) for c in range(h.cpus) for m in ("nice", "user"))),
-        per_cpu("node_cpu_scaling_frequency_hertz", lambda h, c: float(h.cpu_freq_hz[c])),
+        per_cpu("node_cpu_scaling_frequency_hertz", lambda h, c: vfloat(h.cpu_freq_hz[c])),
         per_cpu("node_cpu_scaling_frequency_max_hertz", lambda h, c: 3.8e9),
         per_cpu("node_cpu_scaling_frequency_min_hertz", lambda h, c: 8e8),
         fam("node_cpu_seconds_total", ("cpu", "mode"),
-            lambda h, p, t: (((str(c), m), float(h.cpu_seconds[c, j])) for c in range(h.cpus)
+            lambda h, p, t: (((str(c), m), vfloat(h.cpu_seconds[c, j])) for c in range(h.cpus)
                              for j, m in enumerate(CPU_MODES))),
         fam("node_cooling_device_cur_state", ("name", "type"),
             lambda h, p, t: (((str(i), "Processor"), 0.0) for i in range(4))),
@@ -235,7 +252,7 @@ def families(settings: Settings | None = None) -> tuple[Family, ...]:
         fam("node_hwmon_fan_min_rpm", ("chip", "sensor"),
             lambda h, p, t: ((("platform_nct6775_2592", f"fan{i}"), 600.0) for i in (1, 2, 3, 4))),
         fam("node_hwmon_fan_rpm", ("chip", "sensor"),
-            lambda h, p, t: ((("platform_nct6775_2592", f"fan{i}"), round(5200 + 60 * _hwmon_temp(h, -i, t)))
+            lambda h, p, t: ((("platform_nct6775_2592", f"fan{i}"), vround(5200 + 60 * _hwmon_temp(h, -i, t)))
                              for i in (1, 2, 3, 4))),
         fam("node_hwmon_temp_crit_alarm_celsius", ("chip", "sensor"),
             lambda h, p, t: (((f"platform_coretemp_{k}", s), 0.0) for k in (0, 1) for s, _, _ in HWMON_SENSORS)),
@@ -246,13 +263,13 @@ def families(settings: Settings | None = None) -> tuple[Family, ...]:
         fam("node_hwmon_temp_max_celsius", ("chip", "sensor"),
             lambda h, p, t: (((f"platform_coretemp_{k}", s), 90.0) for k in (0, 1) for s, _, _ in HWMON_SENSORS)),
         fam("node_interrupts_total", ("cpu", "devices", "info", "type"),
-            lambda h, p, t: (((str(c), dev, info, typ), math.floor(rate * (t - h.boot_time) * (1.0 + 0.05 * (c % 7))))
+            lambda h, p, t: (((str(c), dev, info, typ), vfloor(rate * (t - h.boot_time) * (1.0 + 0.05 * (c % 7))))
                              for c in range(h.cpus) for typ, info, dev, rate in INTERRUPTS)),
         one("node_kernel_hung_tasks_total", lambda h, p, t: 0.0),
         one("node_intr_total", lambda h, p, t: h.counters["intr"]),
-        one("node_load1", lambda h, p, t: round(h.load[0], 2)),
-        one("node_load15", lambda h, p, t: round(h.load[2], 2)),
-        one("node_load5", lambda h, p, t: round(h.load[1], 2)),
+        one("node_load1", lambda h, p, t: _round_to(h.load[0], 2)),
+        one("node_load15", lambda h, p, t: _round_to(h.load[2], 2)),
+        one("node_load5", lambda h, p, t: _round_to(h.load[1], 2)),
         *(one(f"node_memory_{k}_bytes", lambda h, p, t, k=k: h.memory[k]) for k in MEMINFO_KEYS),
         *(one(f"node_memory_HugePages_{k}", lambda h, p, t, k=k: h.memory[f"HugePages_{k}"])
           for k in ("Free", "Rsvd", "Surp", "Total")),
@@ -281,7 +298,7 @@ def families(settings: Settings | None = None) -> tuple[Family, ...]:
         _netattr("node_network_protocol_type", lambda i, up: 1.0),
         *(_net(f"node_network_{k}_total", k) for k in NET_COUNTERS),
         fam("node_network_speed_bytes", ("device",),
-            lambda h, p, t: (((n.name,), n.speed_bytes) for n in h.netdevs if n.speed_bytes > 0)),
+            lambda h, p, t: (((n.name,), n.speed_bytes) for n in h.netdevs if uniform(n.speed_bytes > 0))),
         _netattr("node_network_transmit_queue_length", lambda i, up: 1000.0),
         fam("node_network_up", ("device",),
             lambda h, p, t: (((n.name,), float(n.up and n.name != "lo")) for n in h.netdevs)),
@@ -310,11 +327,11 @@ def families(settings: Settings | None = None) -> tuple[Family, ...]:
         one("node_procs_blocked", lambda h, p, t: h.gauges["procs_blocked"]),
         one("node_procs_running", lambda h, p, t: h.gauges["procs_running"]),
         per_cpu("node_schedstat_running_seconds_total",
-                lambda h, c: float(h.cpu_seconds[c].sum() - h.cpu_seconds[c, idle])),
+                lambda h, c: vfloat(_sum(h.cpu_seconds[c], 1) - h.cpu_seconds[c, idle])),
         per_cpu("node_schedstat_timeslices_total",
-                lambda h, c: float(math.floor((h.cpu_seconds[c].sum() - h.cpu_seconds[c, idle]) * 310.0))),
+                lambda h, c: vfloor((_sum(h.cpu_seconds[c], 1) - h.cpu_seconds[c, idle]) * 310.0)),
         per_cpu("node_schedstat_waiting_seconds_total",
-                lambda h, c: float(h.cpu_seconds[c].sum() - h.cpu_seconds[c, idle]) * 0.04),
+                lambda h, c: vfloat(_sum(h.cpu_seconds[c], 1) - h.cpu_seconds[c, idle]) * 0.04),
         fam("node_scrape_collector_duration_seconds", ("collector",),
             lambda h, p, t: (((c,), 0.0004 + 0.00003 * (i % 11)) for i, c in enumerate(COLLECTORS))),
         fam("node_scrape_collector_success", ("collector",),
@@ -345,12 +362,12 @@ def families(settings: Settings | None = None) -> tuple[Family, ...]:
         per_cpu("node_softnet_dropped_total", lambda h, c: 0.0),
         per_cpu("node_softnet_flow_limit_count_total", lambda h, c: 0.0),
         per_cpu("node_softnet_processed_total",
-                lambda h, c: float(math.floor(sum(n.counters["receive_packets"] for n in h.netdevs) / h.cpus))),
+                lambda h, c: vfloor(sum(n.counters["receive_packets"] for n in h.netdevs) / h.cpus)),
         per_cpu("node_softnet_received_rps_total", lambda h, c: 0.0),
         per_cpu("node_softnet_times_squeezed_total",
-                lambda h, c: float(math.floor(sum(n.counters["receive_packets"] for n in h.netdevs) / h.cpus * 1e-6))),
+                lambda h, c: vfloor(sum(n.counters["receive_packets"] for n in h.netdevs) / h.cpus * 1e-6)),
         fam("node_systemd_socket_accepted_connections_total", ("name",),
-            lambda h, p, t: (((n,), math.floor((t - h.boot_time) * r)) for n, r in _SOCKETS)),
+            lambda h, p, t: (((n,), vfloor((t - h.boot_time) * r)) for n, r in _SOCKETS)),
         fam("node_systemd_socket_current_connections", ("name",), lambda h, p, t: (((n,), 0.0) for n, _ in _SOCKETS)),
         fam("node_systemd_socket_refused_connections_total", ("name",),
             lambda h, p, t: (((n,), 0.0) for n, _ in _SOCKETS)),
@@ -390,7 +407,7 @@ def families(settings: Settings | None = None) -> tuple[Family, ...]:
                                "#1 SMP PREEMPT_DYNAMIC Debian 6.1.119-1 (2024-11-22)"), 1.0),)),
         *(one(f"node_vmstat_{k}", lambda h, p, t, k=k: h.counters[k])
           for k in ("oom_kill", "pgfault", "pgmajfault", "pgpgin", "pgpgout", "pswpin", "pswpout")),
-        one("process_cpu_seconds_total", lambda h, p, t: round(_uptime(h, p, t) * 0.0042, 2)),
+        one("process_cpu_seconds_total", lambda h, p, t: _round_to(_uptime(h, p, t) * 0.0042, 2)),
         one("process_max_fds", lambda h, p, t: 1_048_576.0),
         one("process_open_fds", lambda h, p, t: 10.0),
         one("process_resident_memory_bytes", lambda h, p, t: 21_450_752.0),
@@ -401,7 +418,7 @@ def families(settings: Settings | None = None) -> tuple[Family, ...]:
             lambda h, p, t: ((("encoding",), 0.0), (("gathering",), 0.0))),
         one("promhttp_metric_handler_requests_in_flight", lambda h, p, t: float(max(p.in_flight, 1))),
         fam("promhttp_metric_handler_requests_total", ("code",),
-            lambda h, p, t: (((code,), float(n)) for code, n in sorted(p.scrapes.items()))),
+            lambda h, p, t: (((code,), vfloat(n)) for code, n in sorted(p.scrapes.items()))),
     )
 
 
@@ -411,8 +428,8 @@ _SOCKETS = (("dbus.socket", 0.002), ("docker.socket", 0.01), ("ssh.socket", 0.00
 def _tcp_states(h: HostSnapshot) -> Rows:
     estab = h.gauges["Tcp_CurrEstab"]
     act = estab / 230.0  # established connections follow activity (140 + 90 * activity)
-    values = {s: float(base + math.floor(extra * act * (1 + (h.gauges["procs_running"] + i) % 3) / 2))
+    values = {s: base + vfloor(extra * act * (1 + (h.gauges["procs_running"] + i) % 3) / 2)
               for i, (s, (base, extra)) in enumerate(TCP_STATES.items())}
     values.update(established=estab, time_wait=h.gauges["tcp_tw"])
-    values.update(rx_queued_bytes=0.0, tx_queued_bytes=float(math.floor(estab * 37)))
-    return (((s,), v) for s, v in values.items() if v > 0 or s.endswith("_bytes"))
+    values.update(rx_queued_bytes=0.0, tx_queued_bytes=vfloor(estab * 37))
+    return (((s,), v) for s, v in values.items() if s.endswith("_bytes") or uniform(v > 0))
