@@ -52,7 +52,7 @@ def unvectorised(worker: bf._Worker, a: int, b: int) -> list[tuple[str, str]]:
     """(family, error) of every family that cannot be computed over steps ``a`` .. ``b - 1`` at once."""
     snap = worker._run(a, b)
     out = []
-    for si, src in enumerate(worker.sources):
+    for src in worker.sources:
         try:
             for _, _, v in worker._points(src, snap, ticks(np.arange(a, b))):
                 np.broadcast_to(v, (b - a,))

@@ -25,7 +25,7 @@ import numpy as np
 
 from otelmock.config import Settings
 from otelmock.exporters.base import Family, Process
-from otelmock.vec import Vec, ticks, uniform, vfloat, vfloor, vmax, vround, vwhere
+from otelmock.vec import Vec, ticks, uniform, vfloat, vfloor, vmax, vround, vround_to, vwhere
 from otelmock.world.host import CPU_MODES
 from otelmock.world.snapshot import HostSnapshot, Snapshot
 
@@ -97,13 +97,6 @@ def _sum(x: np.ndarray, axes: int) -> Vec:
     if x.ndim == axes:
         return x.sum()
     return ticks(np.ascontiguousarray(x.reshape(-1, x.shape[-1]).T).sum(axis=1))
-
-
-def _round_to(x: Vec, digits: int) -> Vec:
-    """``round(x, digits)``; of a run, tick by tick (Python's correctly rounded decimals, which ``np.round`` is not)."""
-    if isinstance(x, np.ndarray):
-        return ticks([round(v, digits) for v in x.tolist()])
-    return round(x, digits)
 
 
 def _go_summary() -> Family:
@@ -267,9 +260,9 @@ def families(settings: Settings | None = None) -> tuple[Family, ...]:
                              for c in range(h.cpus) for typ, info, dev, rate in INTERRUPTS)),
         one("node_kernel_hung_tasks_total", lambda h, p, t: 0.0),
         one("node_intr_total", lambda h, p, t: h.counters["intr"]),
-        one("node_load1", lambda h, p, t: _round_to(h.load[0], 2)),
-        one("node_load15", lambda h, p, t: _round_to(h.load[2], 2)),
-        one("node_load5", lambda h, p, t: _round_to(h.load[1], 2)),
+        one("node_load1", lambda h, p, t: vround_to(h.load[0], 2)),
+        one("node_load15", lambda h, p, t: vround_to(h.load[2], 2)),
+        one("node_load5", lambda h, p, t: vround_to(h.load[1], 2)),
         *(one(f"node_memory_{k}_bytes", lambda h, p, t, k=k: h.memory[k]) for k in MEMINFO_KEYS),
         *(one(f"node_memory_HugePages_{k}", lambda h, p, t, k=k: h.memory[f"HugePages_{k}"])
           for k in ("Free", "Rsvd", "Surp", "Total")),
@@ -407,7 +400,7 @@ def families(settings: Settings | None = None) -> tuple[Family, ...]:
                                "#1 SMP PREEMPT_DYNAMIC Debian 6.1.119-1 (2024-11-22)"), 1.0),)),
         *(one(f"node_vmstat_{k}", lambda h, p, t, k=k: h.counters[k])
           for k in ("oom_kill", "pgfault", "pgmajfault", "pgpgin", "pgpgout", "pswpin", "pswpout")),
-        one("process_cpu_seconds_total", lambda h, p, t: _round_to(_uptime(h, p, t) * 0.0042, 2)),
+        one("process_cpu_seconds_total", lambda h, p, t: vround_to(_uptime(h, p, t) * 0.0042, 2)),
         one("process_max_fds", lambda h, p, t: 1_048_576.0),
         one("process_open_fds", lambda h, p, t: 10.0),
         one("process_resident_memory_bytes", lambda h, p, t: 21_450_752.0),

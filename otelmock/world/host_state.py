@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from otelmock.rng import hash_uniform
-from otelmock.vec import Vec, vfloat, vmax, vmin
+from otelmock.vec import Ticks, Vec, vfloat, vmax, vmin
 from otelmock.world.fanout import fan_out, jitter_amplitude
 from otelmock.world.host import BUSY_MIN, BUSY_MODES, CPU_MODES, PAGE, SHARE_FLOOR, HostBlock, point_noise
 from otelmock.world.identity import HostIdentity
@@ -202,6 +202,8 @@ def host_snapshot(
     written = block.cum["disk_written_bytes"]
     before = np.where(i > 0, written[i - 1], 0.0) if run else (written[i - 1] if i else 0.0)
     mem = memory(mem_total, level["mem_used"], vfloat(written[i] - before) / dt_s)
+    if run:  # the per-CPU arrays too refuse to be taken for one tick's
+        cpu, freq = cpu.view(Ticks), freq.view(Ticks)
     return HostSnapshot(ident.hostname, ident.machine_id, kernel, os_id, os_version, cpus, boot_time, cpu, freq,
                         (vfloat(loads[i, 0]), vfloat(loads[i, 1]), vfloat(loads[i, 2])), mem, tuple(disks),
                         tuple(filesystems), tuple(netdevs), {k: vfloat(v) for k, v in counters.items()}, gauges)
