@@ -63,7 +63,7 @@ def breakdown(settings: config.Settings, exporters: list[str], t0: float, steps:
     worker.chunk(chunks[0])  # warm: the ledger up to the block
     worker.fallbacks = 0
     c = time.process_time()
-    done = sum(worker.chunk(b)[3].shape[0] for b in chunks[1:])
+    done = sum(worker.chunk(b)[3].shape[1] for b in chunks[1:])
     runs = (time.process_time() - c) / done
     print(f"  runs of steps ({done} steps in {len(chunks) - 1} runs, {worker.fallbacks} family-steps one at a time): "
           f"{1000 * runs:.2f} ms CPU per step, {single / runs:.0f}x less than one at a time")

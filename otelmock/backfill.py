@@ -143,7 +143,8 @@ def _plan(settings: Settings, exporters: Sequence[str], targets: Mapping[str, Ma
 
 
 # --- computing: a worker's state and one chunk of steps ------------------------------------------------------------
-Chunk = tuple[int, int, list[Key], np.ndarray]   # (pid, first step, keys new since the worker's last chunk, values)
+Chunk = tuple[int, int, list[Key], np.ndarray]   # (pid, first step, keys new since the worker's last chunk,
+#                                                    values (series, steps))
 
 
 class _Worker:
@@ -198,14 +199,14 @@ class _Worker:
             return []
 
     def _fill(self, parts: list[tuple[int, list[int], np.ndarray]], todo: list[int], a: int, b: int) -> None:
-        """Families ``todo`` over steps ``a`` .. ``b - 1``: appends (first step, columns, values (steps, columns))."""
+        """Families ``todo`` over steps ``a`` .. ``b - 1``: appends (first step, columns, values (columns, steps))."""
         if b - a == 1:
             self.fallbacks += len(todo)
             for si in todo:
                 points = self._single(si, a)
                 if points:
                     parts.append((a, [self.column((si, sfx, lv)) for sfx, lv, _ in points],
-                                  np.array([[v for _, _, v in points]], dtype=np.float64)))
+                                  np.array([[v] for _, _, v in points], dtype=np.float64)))
             return
         failed, cuts = [], []
         try:
@@ -223,7 +224,7 @@ class _Worker:
                     cuts.append(exc.at if isinstance(exc, NotUniform) else None)
                     continue
                 if points:
-                    parts.append((a, [self.column((si, sfx, lv)) for sfx, lv, _ in points], vals.T))
+                    parts.append((a, [self.column((si, sfx, lv)) for sfx, lv, _ in points], vals))
         if failed:  # split where the first change is (as far as it is known), else in halves
             mid = a + min((c for c in cuts if c), default=(b - a) // 2)
             self._fill(parts, failed, a, mid)
@@ -234,15 +235,16 @@ class _Worker:
         parts: list[tuple[int, list[int], np.ndarray]] = []
         self._fill(parts, list(range(len(self.sources))), a, b)
         self._snaps.clear()
-        out = np.full((b - a, len(self.keys)), ABSENT)
+        out = np.full((len(self.keys), b - a), ABSENT)
         for i0, cols, vals in parts:
-            out[i0 - a: i0 - a + vals.shape[0], cols] = vals
+            out[cols, i0 - a: i0 - a + vals.shape[1]] = vals
         new, self.sent = self.keys[self.sent:], len(self.keys)
         return os.getpid(), a, new, out
 
 
 class _Store:
-    """All values, one row per series, one column per step."""
+    """All values, one row per series, one column per step. Rows are reserved ahead (untouched memory costs
+    nothing) and filled with ABSENT when their series first appears, so a new series never copies the store."""
 
     def __init__(self, n_steps: int) -> None:
         self.n = n_steps
@@ -253,17 +255,23 @@ class _Store:
 
     def put(self, pid: int, i0: int, new: list[Key], vals: np.ndarray) -> None:
         rows = self.workers.setdefault(pid, [])
+        need = len(self.keys) + len(new)
+        if need > self.vals.shape[0]:
+            grown = np.empty((max(need + need // 4, 2 * self.vals.shape[0]), self.n))
+            grown[: len(self.keys)] = self.vals[: len(self.keys)]
+            self.vals = grown
         for k in new:
             r = self.col.get(k)
             if r is None:
                 r = self.col[k] = len(self.keys)
                 self.keys.append(k)
+                self.vals[r] = ABSENT
             rows.append(r)
-        if len(self.keys) > self.vals.shape[0]:
-            grown = np.full((len(self.keys) + len(self.keys) // 8, self.n), ABSENT)
-            grown[: self.vals.shape[0]] = self.vals
-            self.vals = grown
-        self.vals[rows[: vals.shape[1]], i0: i0 + vals.shape[0]] = vals.T
+        k, steps = vals.shape
+        if rows[k - 1] - rows[0] == k - 1 and rows[:k] == list(range(rows[0], rows[0] + k)):
+            self.vals[rows[0]: rows[0] + k, i0: i0 + steps] = vals  # the usual case: a plain copy
+        else:
+            self.vals[rows[:k], i0: i0 + steps] = vals
 
 
 # --- writing ---------------------------------------------------------------------------------------------------------
@@ -467,7 +475,7 @@ def backfill(settings: Settings, scenarios: Mapping[str, Scenario], start_t: flo
     t0 = time.perf_counter()
     for res in _results((settings, timeline, sources, start_t, step_s), bounds, workers):
         store.put(*res)
-        done += res[3].shape[0]
+        done += res[3].shape[1]
         progress("compute", done, n)
     t1 = time.perf_counter()
     times = start_t + step_s * np.arange(n)

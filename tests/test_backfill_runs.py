@@ -35,17 +35,17 @@ def _worker(exporter: str, scenario: str, start: float, step_s: float = 15.0) ->
 
 def _by_key(chunk: bf.Chunk) -> dict[bf.Key, np.ndarray]:
     _, _, keys, vals = chunk
-    return {k: vals[:, j].view(np.uint64) for j, k in enumerate(keys)}
+    return {k: vals[j].view(np.uint64) for j, k in enumerate(keys)}
 
 
 def _step_by_step(worker: bf._Worker, n: int) -> dict[bf.Key, np.ndarray]:
     parts: list[tuple[int, list[int], np.ndarray]] = []
     for i in range(n):
         worker._fill(parts, list(range(len(worker.sources))), i, i + 1)
-    out = np.full((n, len(worker.keys)), bf.ABSENT)
+    out = np.full((len(worker.keys), n), bf.ABSENT)
     for i0, cols, vals in parts:
-        out[i0: i0 + vals.shape[0], cols] = vals
-    return {k: out[:, j].view(np.uint64) for j, k in enumerate(worker.keys)}
+        out[cols, i0: i0 + vals.shape[1]] = vals
+    return {k: out[j].view(np.uint64) for j, k in enumerate(worker.keys)}
 
 
 def unvectorised(worker: bf._Worker, a: int, b: int) -> list[tuple[str, str]]:
