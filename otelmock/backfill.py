@@ -242,36 +242,59 @@ class _Worker:
         return os.getpid(), a, new, out
 
 
-class _Store:
-    """All values, one row per series, one column per step. Rows are reserved ahead (untouched memory costs
-    nothing) and filled with ABSENT when their series first appears, so a new series never copies the store."""
+class _Keys:
+    """The series seen so far, one row each, and which row each worker's columns are."""
 
-    def __init__(self, n_steps: int) -> None:
-        self.n = n_steps
+    def __init__(self) -> None:
         self.keys: list[Key] = []
         self.col: dict[Key, int] = {}
-        self.vals = np.empty((0, n_steps))
         self.workers: dict[int, list[int]] = {}
 
-    def put(self, pid: int, i0: int, new: list[Key], vals: np.ndarray) -> None:
+    def rows(self, pid: int, new: list[Key]) -> list[int]:
         rows = self.workers.setdefault(pid, [])
-        need = len(self.keys) + len(new)
-        if need > self.vals.shape[0]:
-            grown = np.empty((max(need + need // 4, 2 * self.vals.shape[0]), self.n))
-            grown[: len(self.keys)] = self.vals[: len(self.keys)]
-            self.vals = grown
         for k in new:
             r = self.col.get(k)
             if r is None:
                 r = self.col[k] = len(self.keys)
                 self.keys.append(k)
-                self.vals[r] = ABSENT
             rows.append(r)
+        return rows
+
+
+class _Store:
+    """Values of steps ``first`` .. ``first + n - 1``, one row per series of ``keys``. Rows are reserved ahead
+    (untouched memory costs nothing) and filled with ABSENT when their series first appears, so a new series never
+    copies the store."""
+
+    def __init__(self, keys: _Keys, n_steps: int, first: int = 0) -> None:
+        self.keys, self.n, self.first = keys, n_steps, first
+        self.vals = np.empty((0, n_steps))
+        self.filled = 0     # rows set to ABSENT so far
+        self.steps = 0      # steps put so far
+
+    def put(self, rows: list[int], i0: int, vals: np.ndarray) -> None:
+        self._fill()
         k, steps = vals.shape
+        i0 -= self.first
         if rows[k - 1] - rows[0] == k - 1 and rows[:k] == list(range(rows[0], rows[0] + k)):
             self.vals[rows[0]: rows[0] + k, i0: i0 + steps] = vals  # the usual case: a plain copy
         else:
             self.vals[rows[:k], i0: i0 + steps] = vals
+        self.steps += steps
+
+    def values(self) -> np.ndarray:
+        """(series, steps): every series seen so far (ABSENT where it has no sample)."""
+        self._fill()
+        return self.vals[: self.filled]
+
+    def _fill(self) -> None:
+        need = len(self.keys.keys)
+        if need > self.vals.shape[0]:
+            grown = np.empty((max(need + need // 4, 2 * self.vals.shape[0]), self.n))
+            grown[: self.filled] = self.vals[: self.filled]
+            self.vals = grown
+        self.vals[self.filled: need] = ABSENT
+        self.filled = need
 
 
 # --- writing ---------------------------------------------------------------------------------------------------------
@@ -296,7 +319,7 @@ def _group_text(rows: list[int], store: _Store, sources: list[_Source], ts: np.n
     parts = np.empty((store.n, len(rows), 3), dtype=object)
     written = 0
     for j, r in enumerate(rows):
-        si, suffix, lv = store.keys[r]
+        si, suffix, lv = store.keys.keys[r]
         col = store.vals[r]
         parts[:, j, 0] = _prefix(sources[si], suffix, lv)
         parts[:, j, 1] = _strings(col, sources[si])
@@ -321,7 +344,8 @@ def _prefix(src: _Source, suffix: str, lv: tuple[str, ...]) -> str:
 def _write(out: TextIO, store: _Store, sources: list[_Source], times: np.ndarray, progress: Progress) -> int:
     whole = bool(np.all(times == np.round(times)))
     ts = np.array([f" {int(t)}\n" if whole else f" {t!r}\n" for t in times.tolist()], dtype=object)
-    for r, (si, _, lv) in enumerate(store.keys):
+    store.values()
+    for r, (si, _, lv) in enumerate(store.keys.keys):
         src = sources[si]
         src.om.groups.setdefault((src.exporter, lv[: len(src.family.labels)]), []).append(r)
     families = list({id(s.om): s.om for s in sources if s.om.groups}.values())
@@ -341,12 +365,11 @@ def _write(out: TextIO, store: _Store, sources: list[_Source], times: np.ndarray
 GO_NAN_BITS = 0x7FF8_0000_0000_0001  # Go's math.NaN(): what Prometheus stores for a "NaN" it parsed
 
 
-def _as_parsed(store: _Store, sources: list[_Source]) -> np.ndarray:
-    """The values as Prometheus stores them after parsing the text (in place): dcgm-exporter's %d / %f rounding,
-    Go's NaN. Returns the (series, steps) array."""
-    vals = store.vals[: len(store.keys)]
+def _as_parsed(keys: Sequence[Key], vals: np.ndarray, sources: list[_Source]) -> np.ndarray:
+    """The values (series, steps) as Prometheus stores them after parsing the text, in place: dcgm-exporter's
+    %d / %f rounding, Go's NaN."""
     bits = vals.view(np.uint64)
-    for r, (si, _, _) in enumerate(store.keys):
+    for r, (si, _, _) in enumerate(keys):
         src, row, rbits = sources[si], vals[r], bits[r]
         present = rbits != np.uint64(ABSENT_BITS)
         if src.dcgm:
@@ -356,10 +379,10 @@ def _as_parsed(store: _Store, sources: list[_Source]) -> np.ndarray:
     return vals
 
 
-def _tsdb_labels(store: _Store, sources: list[_Source]) -> list[dict[str, str]]:
+def _tsdb_labels(keys: Sequence[Key], sources: list[_Source]) -> list[dict[str, str]]:
     """Each series' labels as a scrape stores them: the sample name, its labels (empty ones dropped), the target's."""
     out = []
-    for si, suffix, lv in store.keys:
+    for si, suffix, lv in keys:
         src = sources[si]
         labels = {n: v for n, v in zip(_label_names(src, suffix), lv, strict=True) if v}
         labels.update(src.target_labels)
@@ -376,14 +399,49 @@ def block_hours(span_s: float) -> int:
     return hours
 
 
-def write_tsdb(out_dir: str, store: _Store, sources: list[_Source], times: np.ndarray) -> list[str]:
-    """Prometheus blocks of the whole store in ``out_dir`` (:mod:`otelmock.tsdb`), as promtool would write them."""
-    from otelmock.tsdb import write_blocks
+def tsdb_block_hours(span_s: float) -> int:
+    """Block length of ``--tsdb-dir``: as :func:`block_hours`, at most 18 h. Each block is written as soon as its
+    steps are computed, so memory holds a block or two, not the whole history."""
+    return min(block_hours(span_s), 18)
 
-    span = float(times[-1] - times[0]) if len(times) else 0.0
-    blocks = write_blocks(out_dir, _tsdb_labels(store, sources), np.round(times * 1000).astype(np.int64),
-                          _as_parsed(store, sources), ABSENT_BITS, block_hours(span) * 3_600_000, like_promtool=True)
-    return [str(b) for b in blocks]
+
+class _BlockWriter:
+    """Receives chunks of steps and writes each block-aligned window's block (:mod:`otelmock.tsdb`) once all its
+    steps have arrived, as promtool would write it."""
+
+    def __init__(self, out_dir: str, keys: _Keys, sources: list[_Source], times: np.ndarray, block_ms: int) -> None:
+        self.out_dir, self.keys, self.sources, self.block_ms = out_dir, keys, sources, block_ms
+        self.times_ms = np.round(times * 1000).astype(np.int64)
+        window = self.times_ms // block_ms
+        cuts = np.flatnonzero(np.r_[True, window[1:] != window[:-1], True]).tolist()
+        self.windows = list(zip(cuts[:-1], cuts[1:], strict=True))
+        self.open: dict[int, _Store] = {}
+        self.samples, self.seconds = 0, 0.0
+
+    def put(self, pid: int, i0: int, new: list[Key], vals: np.ndarray) -> None:
+        rows = self.keys.rows(pid, new)
+        w = int(np.searchsorted([a for a, _ in self.windows], i0, side="right")) - 1
+        a, b = self.windows[w]
+        store = self.open.get(w)
+        if store is None:
+            store = self.open[w] = _Store(self.keys, b - a, a)
+        store.put(rows, i0, vals)
+        if store.steps == b - a:
+            del self.open[w]
+            self._write(store)
+
+    def _write(self, store: _Store) -> None:
+        from otelmock.tsdb import write_blocks
+
+        c = time.perf_counter()
+        vals = store.values()
+        rows = np.flatnonzero((vals.view(np.uint64) != np.uint64(ABSENT_BITS)).any(axis=1))
+        keys = [self.keys.keys[r] for r in rows.tolist()]
+        vals = _as_parsed(keys, vals[rows], self.sources)
+        write_blocks(self.out_dir, _tsdb_labels(keys, self.sources), self.times_ms[store.first: store.first + store.n],
+                     vals, ABSENT_BITS, self.block_ms, like_promtool=True)
+        self.samples += int(np.count_nonzero(vals.view(np.uint64) != np.uint64(ABSENT_BITS)))
+        self.seconds += time.perf_counter() - c
 
 
 def _work(queue: Any, args: tuple[Settings, Timeline, list[_Source], float, float],
@@ -423,13 +481,14 @@ def _results(args: tuple[Settings, Timeline, list[_Source], float, float], bound
             p.join()
 
 
-def _chunks(n: int, start_t: float, step_s: float, tick_s: float) -> list[tuple[int, int]]:
+def _chunks(n: int, start_t: float, step_s: float, tick_s: float,
+            windows: Sequence[tuple[int, int]] = ()) -> list[tuple[int, int]]:
     """Ranges of steps computed together: at most ``CHUNK_S`` long, never across a world block (which a run of steps
-    cannot span)."""
+    cannot span) nor the start of one of ``windows``."""
     per = max(1, int(CHUNK_S // step_s))
     ticks = np.floor((start_t + step_s * np.arange(n)) / tick_s + 1e-9).astype(np.int64)
     blocks = ticks // block_ticks(tick_s)
-    cuts = sorted({0, n, *(np.flatnonzero(np.diff(blocks)) + 1).tolist()})
+    cuts = sorted({0, n, *(np.flatnonzero(np.diff(blocks)) + 1).tolist(), *(a for a, _ in windows)})
     return [(i, min(i + per, b)) for a, b in zip(cuts, cuts[1:]) for i in range(a, b, per)]
 
 
@@ -439,8 +498,9 @@ class Stats:
     steps: int
     series: int
     samples: int
-    compute_s: float
-    write_s: float
+    compute_s: float    # until the last step was computed
+    write_s: float      # after that
+    writing_s: float    # all the writing (blocks: most of it while computing)
 
     @property
     def samples_per_s(self) -> float:
@@ -454,9 +514,10 @@ def _quiet(phase: str, done: int, total: int) -> None:
 def backfill(settings: Settings, scenarios: Mapping[str, Scenario], start_t: float, end_t: float, step_s: float,
              out: TextIO | None, exporters: Sequence[str] | None = None, progress: Progress | None = None, *,
              timeline: Timeline | None = None, targets: Mapping[str, Mapping[str, str]] | None = None,
-             workers: int = 1, tsdb_dir: str | None = None) -> Stats:
+             workers: int = 1, tsdb_dir: str | None = None, block_hours: int | None = None) -> Stats:
     """Write every step ``start_t + i * step_s <= end_t`` of ``exporters`` as one OpenMetrics exposition, or with
-    ``tsdb_dir`` as Prometheus blocks in that folder (``out`` unused).
+    ``tsdb_dir`` as Prometheus blocks in that folder (``out`` unused), ``block_hours`` long (default
+    :func:`tsdb_block_hours`), each written while the later steps are computed.
 
     ``timeline`` defaults to ``settings.scenario`` held throughout; ``targets`` (exporter -> labels) defaults to
     :func:`target_labels` (``{}``: none). ``workers`` > 1 shares the steps among forked processes.
@@ -470,25 +531,31 @@ def backfill(settings: Settings, scenarios: Mapping[str, Scenario], start_t: flo
     sources = _plan(settings, exporters, target_labels(settings, exporters) if targets is None else targets)
     n = int(np.floor((end_t - start_t) / step_s + 1e-9)) + 1
     bounds = _chunks(n, start_t, step_s, settings.tick_s)
-    store = _Store(n)
+    times = start_t + step_s * np.arange(n)
+    keys = _Keys()
+    if tsdb_dir is not None:
+        hours = tsdb_block_hours(times[-1] - times[0]) if block_hours is None else block_hours
+        sink = _BlockWriter(tsdb_dir, keys, sources, times, hours * 3_600_000)
+        bounds = _chunks(n, start_t, step_s, settings.tick_s, sink.windows)
     done = 0
     t0 = time.perf_counter()
-    for res in _results((settings, timeline, sources, start_t, step_s), bounds, workers):
-        store.put(*res)
-        done += res[3].shape[1]
+    store = _Store(keys, n)
+    for pid, i0, new, vals in _results((settings, timeline, sources, start_t, step_s), bounds, workers):
+        if tsdb_dir is None:
+            store.put(keys.rows(pid, new), i0, vals)
+        else:
+            sink.put(pid, i0, new, vals)
+        done += vals.shape[1]
         progress("compute", done, n)
     t1 = time.perf_counter()
-    times = start_t + step_s * np.arange(n)
     if tsdb_dir is not None:
-        progress("write", 0, 1)
-        write_tsdb(tsdb_dir, store, sources, times)
-        written = int(np.count_nonzero(store.vals[: len(store.keys)].view(np.uint64) != np.uint64(ABSENT_BITS)))
-        progress("write", 1, 1)
+        written, wrote_s = sink.samples, sink.seconds
     else:
         assert out is not None
         written = _write(out, store, sources, times, progress)
         out.flush()
-    return Stats(n, len(store.keys), written, t1 - t0, time.perf_counter() - t1)
+        wrote_s = time.perf_counter() - t1
+    return Stats(n, len(keys.keys), written, t1 - t0, time.perf_counter() - t1, wrote_s)
 
 
 # --- promtool and the command line -----------------------------------------------------------------------------------
@@ -605,7 +672,8 @@ def cmd(args: argparse.Namespace) -> int:
                              timeline=timeline, targets=targets, workers=args.workers, tsdb_dir=args.tsdb_dir)
         except ValueError as exc:  # e.g. two exporters' process_* series alike once job/instance are left out
             raise ConfigError(f"--tsdb-dir {args.tsdb_dir}: {exc}") from None
-        _report(stats, f"; blocks written in {stats.write_s:.1f}s) -> {args.tsdb_dir}")
+        _report(stats, f"; blocks written in {stats.writing_s:.1f}s, {stats.write_s:.1f}s of it after the last step "
+                f"was computed) -> {args.tsdb_dir}")
         return 0
     path = args.out
     if args.promtool_dir and path == "-":
