@@ -1,9 +1,11 @@
-"""Backfill: the history every mock exporter would have served, as OpenMetrics for ``promtool``.
+"""Backfill: the history every mock exporter would have served, as OpenMetrics for ``promtool`` or as Prometheus
+blocks (``--tsdb-dir``).
 
-``promtool tsdb create-blocks-from openmetrics FILE DIR`` turns the output into Prometheus blocks. Values
-come from the same family tables as the live exporters (``Family.points`` on ``World.snapshot``, what
-``ExporterMeters.samples()`` collects), without the OpenTelemetry SDK: rendering through the SDK costs
-~0.6 s per step for the five exporters, far too slow for 40k steps. The file is one OpenMetrics exposition:
+``promtool tsdb create-blocks-from openmetrics FILE DIR`` turns the OpenMetrics into Prometheus blocks. Values
+come from the same family tables as the live exporters (``Family.points``, what ``ExporterMeters.samples()``
+collects), without the OpenTelemetry SDK: rendering through the SDK costs ~0.6 s per step for the five exporters,
+far too slow for 40k steps. They are computed a run of steps at a time (:class:`_Worker`), and the blocks of
+``--tsdb-dir`` written while later steps are computed (:class:`_BlockWriter`). The file is one OpenMetrics exposition:
 each family once (families of the same name from several exporters merged; prometheus_client's ``x_created``
 gauges become the ``_created`` samples of their counter or histogram), each series' samples contiguous and in
 time order, so the whole range is held in memory first (8 bytes per sample) and written family by family.
@@ -218,7 +220,9 @@ class _Worker:
             for si in todo:
                 try:
                     points = self._points(self.sources[si], snap, steps)
-                    vals = np.array([np.broadcast_to(v, (b - a,)) for _, _, v in points], dtype=np.float64)
+                    vals = np.empty((len(points), b - a))
+                    for j, (_, _, v) in enumerate(points):
+                        vals[j] = v  # a constant or one value per step (anything else raises)
                 except Exception as exc:  # NotUniform, or code not written for runs
                     failed.append(si)
                     cuts.append(exc.at if isinstance(exc, NotUniform) else None)
