@@ -16,6 +16,7 @@ same way, so block prefixes join without a seam (DESIGN invariant 3).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,12 +24,15 @@ import numpy as np
 from otelmock.types import FloatArray
 
 
+Shares = Callable[[int | np.ndarray], FloatArray]  # window(s) -> cumulative bucket shares (C, nb[, len(w)])
+
+
 @dataclass(frozen=True, slots=True)
 class Stream:
-    share: FloatArray    # (C, nb, W)
     cw: FloatArray       # (C, nb, W) cumulative at window ends
     scaled: FloatArray   # (C, W) rate * dt
     acum: np.ndarray     # (C, W, wt) cumulative count of active ticks within each window (shared)
+    shares: Shares | None = None  # a histogram's bucket shares, computed for the windows asked (None: one bucket)
 
     @property
     def total(self) -> FloatArray:
@@ -41,7 +45,8 @@ class Stream:
             before = np.where(w > 0, self.cw[:, :, w - 1], 0.0)
         else:
             before = self.cw[:, :, w - 1] if w else 0.0
-        return before + self.share[:, :, w] * (self.scaled[:, w] * self.acum[:, w, r])[:, None]
+        share = 1.0 if self.shares is None else self.shares(w)
+        return before + share * (self.scaled[:, w] * self.acum[:, w, r])[:, None]
 
 
 def active_cumsum(active: np.ndarray) -> np.ndarray:
@@ -52,20 +57,21 @@ def active_cumsum(active: np.ndarray) -> np.ndarray:
     return small if np.array_equal(small, cum) else cum
 
 
-def stream(rate_w: FloatArray, acum: np.ndarray, dt_s: float, share: FloatArray | None = None) -> Stream:
+def stream(rate_w: FloatArray, acum: np.ndarray, dt_s: float, shares: Shares | None = None) -> Stream:
     """Integrate a rate that is constant within each window while active.
 
-    ``rate_w`` (C, W) per second; ``acum`` from :func:`active_cumsum`; ``share`` (C, nb, W) defaults to one
-    bucket of 1. The tick value is ``(rate * dt) * acum``, the window total ``(rate * dt) * acum[..., -1]``:
-    the same expression whether a block is served tick by tick or only summed for the history before
-    it, so both agree to the last bit. Nothing per tick is stored.
+    ``rate_w`` (C, W) per second; ``acum`` from :func:`active_cumsum`; ``shares`` gives the cumulative bucket
+    shares of windows (C, nb, len(w)) and defaults to one bucket of 1. The tick value is ``(rate * dt) * acum``,
+    the window total ``(rate * dt) * acum[..., -1]``: the same expression whether a block is served tick by tick
+    or only summed for the history before it, so both agree to the last bit. Nothing per tick is stored, nor the
+    shares of every window (a histogram's would be most of a block's memory): they are computed again for the
+    window a tick asks for, elementwise, so to the same bits.
     """
     c, w = rate_w.shape
     scaled = np.maximum(rate_w, 0.0) * dt_s
-    if share is None:
-        share = np.ones((c, 1, w))
+    share = np.ones((c, 1, w)) if shares is None else shares(np.arange(w))
     cw = np.cumsum(share * (scaled * acum[:, :, -1])[:, None, :], axis=2)
-    return Stream(share, cw, scaled, acum)
+    return Stream(cw, scaled, acum, shares)
 
 
 def normal_cdf(z: FloatArray) -> FloatArray:

@@ -29,7 +29,7 @@ from otelmock.world import gpu as h200
 from otelmock.world.deployment import INFRA, MODELS, ContainerIdentity, ModelSpec
 from otelmock.world.host import activity
 from otelmock.world.identity import HostIdentity
-from otelmock.world.ledger import Stream, active_cumsum, lognormal_shares, stream
+from otelmock.world.ledger import Shares, Stream, active_cumsum, lognormal_shares, stream
 
 WINDOW_S = 60.0
 MAX_NUM_SEQS = 256
@@ -89,6 +89,42 @@ HISTOGRAMS: dict[str, tuple[object, str, str, float]] = {
 
 
 _BY_MAX_LEN = {L: [i for i, m in enumerate(MODELS) if m.max_model_len == L] for L in {m.max_model_len for m in MODELS}}
+
+
+def _shares(name: str, medians: FloatArray, sigma: float, n_all: int) -> Shares:
+    """A histogram's cumulative bucket shares for given windows: (n_all, width[, len(w)]), 1 past a model's own
+    buckets and for the containers that are not models."""
+    width = max(len(hist_bounds(name, m.max_model_len)) for m in MODELS) + 1
+    groups = [(np.array([*hist_bounds(name, max_len), np.inf]), rows) for max_len, rows in _BY_MAX_LEN.items()]
+
+    def of(w: int | np.ndarray) -> FloatArray:
+        out = np.ones((n_all, width, *np.shape(w)))
+        for bounds, rows in groups:
+            med = medians[rows][:, w]
+            shares = lognormal_shares(bounds, med if np.ndim(w) else med[:, None], sigma)
+            out[rows, : len(bounds)] = shares if np.ndim(w) else shares[:, :, 0]
+        return out
+
+    return _last_window(of)
+
+
+def _last_window(of: Shares, keep: int = 4) -> Shares:
+    """``of``, remembering the last few single windows asked: a live server asks the current window's shares at
+    every tick, and those of the windows where containers started in this block."""
+    last: dict[int, FloatArray] = {}
+
+    def cached(w: int | np.ndarray) -> FloatArray:
+        if np.ndim(w):
+            return of(w)
+        key = int(w)
+        got = last.get(key)
+        if got is None:
+            if len(last) >= keep:
+                del last[next(iter(last))]
+            got = last[key] = of(w)
+        return got
+
+    return cached
 
 
 @lru_cache(maxsize=512)
@@ -223,12 +259,7 @@ def serving_block(
         "overhead": np.full_like(rate, 0.004),
     }
     for name, (_, counts, source, sigma) in HISTOGRAMS.items() if tier == "all" else ():
-        width = max(len(hist_bounds(name, m.max_model_len)) for m in MODELS) + 1
-        shares = np.ones((n_all, width, n_w))
-        for max_len, rows in _BY_MAX_LEN.items():
-            bounds = np.array([*hist_bounds(name, max_len), np.inf])
-            shares[rows, : len(bounds)] = lognormal_shares(bounds, medians[source][rows], sigma)
-        streams[f"h:{name}"] = stream(pad(rates[counts]), active, dt, shares)
+        streams[f"h:{name}"] = stream(pad(rates[counts]), active, dt, _shares(name, medians[source], sigma, n_all))
         streams[f"s:{name}"] = stream(pad(rates[counts] * medians[source] * np.exp(sigma**2 / 2.0)), active, dt)
     if tier != "host":
         # LiteLLM counts the same requests, but since the proxy started: prefix "L:" (origin: the litellm container)

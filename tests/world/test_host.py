@@ -103,13 +103,14 @@ def test_load_average_tracks_busy_cpus(world: World, settings: config.Settings) 
 
 
 def test_a_simulated_day_runs_in_seconds(settings: config.Settings) -> None:
-    """A day of the whole server (24 blocks, a reading every 15 minutes) on a SimClock, no waiting."""
+    """A day of the whole server (24 blocks, a reading every 15 minutes) on a SimClock, no waiting: a bound ten
+    times what it takes (~3 s here), against waiting on the clock, not a benchmark (see benchmarks/)."""
     w = World(settings, Timeline.constant("normal", {}))
     w.snapshot(T0)  # history from boot is computed once at start
     start = time.perf_counter()
     for n in range(T0, T0 + 86_400, 900):
         w.snapshot(n)
-    assert time.perf_counter() - start < 3.0
+    assert time.perf_counter() - start < 30.0
 
 
 def test_a_scenario_switch_keeps_the_past_and_counters_monotonic(world: World) -> None:
