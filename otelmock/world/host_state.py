@@ -13,7 +13,7 @@ import numpy as np
 from otelmock.rng import hash_uniform
 from otelmock.vec import Ticks, Vec, vfloat, vmax, vmin
 from otelmock.world.fanout import fan_out, jitter_amplitude
-from otelmock.world.host import BUSY_MIN, BUSY_MODES, CPU_MODES, PAGE, SHARE_FLOOR, HostBlock, point_noise
+from otelmock.world.host import BUSY_MIN, BUSY_MODES, CPU_MODES, SHARE_FLOOR, HostBlock, point_noise
 from otelmock.world.identity import HostIdentity
 from otelmock.world.params import PARAMS
 from otelmock.world.snapshot import Disk, Filesystem, HostSnapshot, NetDev

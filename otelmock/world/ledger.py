@@ -23,7 +23,6 @@ import numpy as np
 
 from otelmock.types import FloatArray
 
-
 Shares = Callable[[int | np.ndarray], FloatArray]  # window(s) -> cumulative bucket shares (C, nb[, len(w)])
 
 

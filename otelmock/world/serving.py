@@ -22,7 +22,6 @@ from functools import lru_cache
 
 import numpy as np
 
-from otelmock.rng import block_rng
 from otelmock.scenario.timeline import Timeline
 from otelmock.types import FloatArray
 from otelmock.world import gpu as h200
