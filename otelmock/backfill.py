@@ -113,6 +113,7 @@ class _Source:
     taken: frozenset[str]       # their names: a family label of the same name becomes exported_<name>
     dcgm: bool
     target_labels: tuple[tuple[str, str], ...] = ()
+    serving: bool = True        # reads the serving side (else a host-only snapshot will do)
 
 
 def _om_help(text: str) -> str:
@@ -140,7 +141,7 @@ def _plan(settings: Settings, exporters: Sequence[str], targets: Mapping[str, Ma
                     name, typ = (stem, "counter") if ok else (f.name, "unknown")
                 om = oms.setdefault(name, _OmFamily(name, typ, _om_help(f.help)))
             out.append(_Source(e, f, om, target, frozenset(tl), EXPORTERS[e].dialect == "dcgm",
-                               tuple((k, v) for k, v in tl.items() if v)))
+                               tuple((k, v) for k, v in tl.items() if v), not EXPORTERS[e].host_only))
     return out
 
 
@@ -182,10 +183,13 @@ class _Worker:
             snap = self._snaps[i] = self.world.snapshot(self.world.tick_at(self.start_t + i * self.step_s))
         return snap
 
-    def _run(self, a: int, b: int) -> Snapshot:
-        """Steps ``a`` .. ``b - 1`` as one snapshot (NotUniform if they differ in more than values)."""
-        return self.world.snapshot_run(np.array([self.world.tick_at(self.start_t + i * self.step_s)
-                                                 for i in range(a, b)]))
+    def _ticks(self, a: int, b: int) -> np.ndarray:
+        return np.array([self.world.tick_at(self.start_t + i * self.step_s) for i in range(a, b)])
+
+    def _run(self, a: int, b: int, serving: bool = True) -> Snapshot:
+        """Steps ``a`` .. ``b - 1`` as one snapshot (NotUniform if they differ in more than values); the host's
+        only when not ``serving``."""
+        return self.world.snapshot_run(self._ticks(a, b), serving)
 
     def _points(self, src: _Source, snap: Snapshot, scrapes: Any) -> list[Sample]:
         proc = self.procs[src.exporter]
@@ -212,7 +216,7 @@ class _Worker:
             return
         failed, cuts = [], []
         try:
-            snap = self._run(a, b)
+            snap = self._run(a, b, any(self.sources[si].serving for si in todo))
         except NotUniform as exc:
             failed, cuts = todo, [exc.at]
         else:
@@ -237,7 +241,14 @@ class _Worker:
     def chunk(self, bounds: tuple[int, int]) -> Chunk:
         a, b = bounds
         parts: list[tuple[int, list[int], np.ndarray]] = []
-        self._fill(parts, list(range(len(self.sources))), a, b)
+        host = [si for si, src in enumerate(self.sources) if not src.serving]
+        if host:  # the host's families over the whole range, wherever containers change
+            self._fill(parts, host, a, b)
+        rest = [si for si, src in enumerate(self.sources) if src.serving]
+        if rest:  # the others split first where the serving side changes (a crash loop: every few steps)
+            edges = [a, *(a + c for c in self.world.run_cuts(self._ticks(a, b))), b]
+            for x, y in zip(edges, edges[1:]):
+                self._fill(parts, rest, x, y)
         self._snaps.clear()
         out = np.full((len(self.keys), b - a), ABSENT)
         for i0, cols, vals in parts:

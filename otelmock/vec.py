@@ -108,6 +108,14 @@ def first_change(x: np.ndarray) -> int | None:
     return int(changed.argmax()) if changed.any() else None
 
 
+def changes(x: np.ndarray) -> list[int]:
+    """Every tick (last axis) at which ``x`` differs from the tick before: where a run must split for ``x``."""
+    a = np.asarray(x)
+    if a.ndim == 0 or a.shape[-1] < 2:
+        return []
+    return (np.flatnonzero((a[..., 1:] != a[..., :-1]).reshape(-1, a.shape[-1] - 1).any(axis=0)) + 1).tolist()
+
+
 def uniform(x: object) -> object:
     """``x`` as one scalar: the same at every tick of the run, or :class:`NotUniform` (with the tick that differs)."""
     if not isinstance(x, np.ndarray):

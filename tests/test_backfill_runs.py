@@ -26,10 +26,11 @@ def _start(hours_after_boot: float = 1.0) -> float:
     return boot - boot % 15 + 3600 * hours_after_boot
 
 
-def _worker(exporter: str, scenario: str, start: float, step_s: float = 15.0) -> bf._Worker:
+def _worker(exporter: str | tuple[str, ...], scenario: str, start: float, step_s: float = 15.0) -> bf._Worker:
     settings = config.load(None, None, scenario=scenario)
     timeline = bf.schedule(scenario, discover(), start, settings.params)
-    sources = bf._plan(settings, (exporter,), bf.target_labels(settings, (exporter,)))
+    exporters = (exporter,) if isinstance(exporter, str) else exporter
+    sources = bf._plan(settings, exporters, bf.target_labels(settings, exporters))
     return bf._Worker(settings, timeline, sources, start, step_s)
 
 
@@ -76,3 +77,20 @@ def test_runs_equal_single_steps(exporter: str, scenario: str, hours: float) -> 
 def test_families_compute_by_runs(exporter: str) -> None:
     worker = _worker(exporter, "normal", _start())
     assert unvectorised(worker, 0, STEPS) == []
+
+
+def test_crash_loop_splits_only_the_serving_families() -> None:
+    """Every exporter in one worker, degraded: the node families are computed over the whole range at once
+    (a host-only snapshot), the others split first where containers change (``World.run_cuts``); the values are
+    the single steps' and the only single steps left are the parts of one step between two changes."""
+    start = _start(9.0)
+    worker = _worker(tuple(EXPORTERS), "degraded", start)
+    runs = _by_key(worker.chunk((0, STEPS)))
+    single = _step_by_step(_worker(tuple(EXPORTERS), "degraded", start), STEPS)
+    assert runs.keys() == single.keys()
+    assert not [k for k in runs if not np.array_equal(runs[k], single[k])]
+    edges = [0, *worker.world.run_cuts(worker._ticks(0, STEPS)), STEPS]
+    assert len(edges) > 4  # containers did change
+    ones = sum(b - a == 1 for a, b in zip(edges, edges[1:]))
+    assert worker.fallbacks == ones * sum(src.serving for src in worker.sources)
+    assert not all(src.serving for src in worker.sources)

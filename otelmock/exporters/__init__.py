@@ -16,10 +16,11 @@ class ExporterSpec:
     dialect: str
     families: Callable[[Settings], Sequence[Family]]
     landing_title: str
+    host_only: bool = False   # its families read the host's snapshot only (never GPUs, containers or models)
 
 
 EXPORTERS: dict[str, ExporterSpec] = {
-    "node": ExporterSpec("node-exporter", "go", node.families, "Node Exporter"),
+    "node": ExporterSpec("node-exporter", "go", node.families, "Node Exporter", host_only=True),
     "dcgm": ExporterSpec("dcgm-exporter", "dcgm", dcgm.families, "GPU Exporter"),
     "cadvisor": ExporterSpec("cadvisor", "go", cadvisor.families, "cAdvisor"),
     "litellm": ExporterSpec("litellm-proxy", "python", litellm.families, "LiteLLM"),

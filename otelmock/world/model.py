@@ -20,15 +20,15 @@ import numpy as np
 from otelmock.config import Settings
 from otelmock.scenario.timeline import Timeline
 from otelmock.types import FloatArray
-from otelmock.vec import NotUniform, first_change, ticks
+from otelmock.vec import NotUniform, changes, first_change, ticks
 from otelmock.world.deployment import MODELS, container_identities, gpu_identities
 from otelmock.world.host import INTEGRATED, HostBlock, host_block, load_averages
 from otelmock.world.host_state import CoreLayout, core_layout, host_snapshot
 from otelmock.world.identity import HostIdentity, derive_host
 from otelmock.world.ledger import Stream
 from otelmock.world.serving import LITELLM_ORIGIN, WINDOW_S, ServingBlock, serving_block
-from otelmock.world.serving_state import build_states
-from otelmock.world.snapshot import HostSnapshot, Snapshot
+from otelmock.world.serving_state import build_states, structure_changes
+from otelmock.world.snapshot import WITHHELD, HostSnapshot, Snapshot
 
 BLOCK_S = 3600.0
 _CACHE_BLOCKS = 1  # a live mock only moves forward: the current block (~10 MB a host; a fleet holds one per host)
@@ -187,27 +187,43 @@ class World:
         with self._lock:
             return self._snapshot(n, n)
 
-    def snapshot_run(self, ns: np.ndarray) -> Snapshot:
+    def snapshot_run(self, ns: np.ndarray, serving: bool = True) -> Snapshot:
         """Ticks ``ns`` (increasing, in one block) as one snapshot whose numbers hold every tick
         (:class:`~otelmock.vec.Ticks`): equal to their snapshots stacked (``tests/world/stack.py``), computed in
         one pass. :class:`~otelmock.vec.NotUniform` when they differ in more than values (a container starts, the
-        host boots, the scenario changes): split the run."""
+        host boots, the scenario changes): split the run. ``serving=False``: the host only (its GPUs, containers
+        and models :class:`~otelmock.world.snapshot.Withheld`), which does not split where containers change."""
         first = int(ns[0])
         with self._lock:
-            for what, key in (("a block boundary", lambda m: m // self.block_ticks), ("a boot", self.n_boot),
-                              ("a scenario change", lambda m: id(self._timeline.active(m * self.dt)))):
+            for what, key in self._run_keys():
                 at = first_change(np.array([key(int(m)) for m in (ns[0], ns[-1])]))
                 if at is not None:
                     raise NotUniform(f"the run crosses {what}", first_change(np.array([key(int(m)) for m in ns])))
-            return self._snapshot(first, ns)
+            return self._snapshot(first, ns, serving)
 
-    def _snapshot(self, n: int, ns: int | np.ndarray) -> Snapshot:
+    def run_cuts(self, ns: np.ndarray) -> list[int]:
+        """The positions in a run of ticks ``ns`` (increasing) where :meth:`snapshot_run` would refuse it: the
+        first tick of each part to ask for on its own (block boundaries, boots, scenario changes, and where the
+        serving side changes its structure)."""
+        with self._lock:
+            cuts = {c for _, key in self._run_keys() for c in changes(np.array([key(int(m)) for m in ns]))}
+            edges = [0, *sorted(cuts), len(ns)]
+            for a, b in zip(edges, edges[1:]):
+                srv = self._serving_block(int(ns[a]) // self.block_ticks)
+                cuts.update(a + c for c in structure_changes(self, srv, ns[a:b] - srv.n0, ns[a:b]))
+        return sorted(cuts)
+
+    def _run_keys(self) -> tuple[tuple[str, Callable[[int], object]], ...]:
+        """What a run of ticks must not cross, each as a key of a tick."""
+        return (("a block boundary", lambda m: m // self.block_ticks), ("a boot", self.n_boot),
+                ("a scenario change", lambda m: id(self._timeline.active(m * self.dt))))
+
+    def _snapshot(self, n: int, ns: int | np.ndarray, serving: bool = True) -> Snapshot:
         n_boot = self.n_boot(n)
         k = n // self.block_ticks
         srv = self._serving_block(k)
         i = ns - srv.n0
         led = self._ledger_at(k, n_boot, srv.starts[:, n - srv.n0])
-        bases = _bases_in_block(led, srv, k, lambda name: self._origins(name, led.starts), n_boot, self.block_ticks)
         loads = self._load_block(k, n_boot)
         blk = self._host_block(k, n_boot, srv)
         h = self.settings.host
@@ -218,7 +234,12 @@ class World:
                 (blk, n_boot * self.dt, led.host), loads, m, n_boot, self.dt,
             )
 
-        gpus, containers, vllm, litellm = build_states(self, srv, bases, i, ns)
+        if serving:
+            bases = _bases_in_block(led, srv, k, lambda name: self._origins(name, led.starts), n_boot,
+                                    self.block_ticks)
+            gpus, containers, vllm, litellm = build_states(self, srv, bases, i, ns)
+        else:
+            gpus = containers = vllm = litellm = WITHHELD  # type: ignore[assignment]
         if isinstance(ns, np.ndarray):
             return Snapshot(ticks(ns), ticks(ns * self.dt), self._timeline.active(n * self.dt).name, host(ns), {},
                             gpus, containers, vllm, litellm)

@@ -109,12 +109,16 @@ def _shares(name: str, medians: FloatArray, sigma: float, n_all: int) -> Shares:
 
 def _last_window(of: Shares, keep: int = 4) -> Shares:
     """``of``, remembering the last few single windows asked: a live server asks the current window's shares at
-    every tick, and those of the windows where containers started in this block."""
+    every tick, and those of the windows where containers started in this block; a backfill's short runs (split
+    where containers change) ask the same one or two windows again and again."""
     last: dict[int, FloatArray] = {}
 
     def cached(w: int | np.ndarray) -> FloatArray:
-        if np.ndim(w):
-            return of(w)
+        if np.ndim(w):  # a run of ticks: its few windows from the cache (elementwise, so the same bits)
+            seen, inv = np.unique(w, return_inverse=True)
+            if len(seen) > keep:
+                return of(w)
+            return np.stack([cached(int(x)) for x in seen], axis=-1)[..., inv.reshape(np.shape(w))]
         key = int(w)
         got = last.get(key)
         if got is None:

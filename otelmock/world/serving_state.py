@@ -16,7 +16,7 @@ import numpy as np
 
 from otelmock.rng import hash_uniform, key_of
 from otelmock.types import FloatArray
-from otelmock.vec import NotUniform, first_change, ticks, uniform, vfloat, vmax, vwhere
+from otelmock.vec import NotUniform, changes, first_change, ticks, uniform, vfloat, vmax, vwhere
 from otelmock.world import gpu as h200
 from otelmock.world.deployment import MODELS
 from otelmock.world.serving import BLOCK_SIZE, HISTOGRAMS, ServingBlock, gpu_readings, hist_bounds, num_gpu_blocks
@@ -84,6 +84,22 @@ def gpu_tick(world: World, srv: ServingBlock, n: int | np.ndarray) -> dict[str, 
     if isinstance(n, np.ndarray):
         return last
     return {k: v[:, 0] for k, v in last.items()}
+
+
+def structure_changes(world: World, srv: ServingBlock, i: np.ndarray, n: np.ndarray) -> list[int]:
+    """The ticks of a run (``n``, ``i`` within block ``srv``) at which :func:`build_states` sees another structure
+    than at the tick before: a container starts, a model holds its GPUs (from the tick after its start), finishes
+    loading, breaks or mends with its GPUs; a GPU goes offline or back. Splitting a run there first spares the
+    attempts that would find them one :class:`NotUniform` at a time (a change not listed here is still found so)."""
+    wt = srv.starts.shape[1] // srv.win["running"].shape[1]
+    nm = len(MODELS)
+    starts = srv.starts[:, i]
+    age = (n[None, :] - starts[:nm]) * world.dt
+    load_s = np.array([m.load_s for m in MODELS])[:, None]
+    keys = [starts, age > 0, age <= load_s, srv.win["broken"][:, i // wt] < 0.5]
+    if "gpu_offline" in srv.win:
+        keys.append(srv.win["gpu_offline"][:, i // wt] < 0.5)
+    return changes(np.vstack(keys))
 
 
 def build_states(

@@ -164,3 +164,19 @@ class Snapshot:
     containers: tuple[ContainerState, ...] = ()
     vllm: tuple[VllmState, ...] = ()
     litellm: tuple[LitellmModel, ...] = ()
+
+
+class Withheld:
+    """The serving side of a host-only snapshot (``World.snapshot_run(..., serving=False)``): reading it is a
+    mistake (the run was not split where containers change), so every use raises."""
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("the serving side (GPUs, containers, models) is withheld from a host-only snapshot")
+
+    __iter__ = __len__ = __getitem__ = __bool__ = __contains__ = __eq__ = __hash__ = _refuse
+
+    def __repr__(self) -> str:
+        return "WITHHELD"
+
+
+WITHHELD: Any = Withheld()

@@ -71,3 +71,37 @@ def test_run_across_a_block_is_refused() -> None:
     end = world.block_ticks * (world.tick_at(1_767_225_600.0) // world.block_ticks + 30)
     with pytest.raises(NotUniform, match="block"):
         world.snapshot_run(np.arange(end - 30, end + 30, 15))
+
+
+@pytest.mark.parametrize("hour", [7, 20])
+def test_run_cuts_are_exactly_where_runs_are_refused(hour: int) -> None:
+    """Degraded (a crash loop): the parts between ``run_cuts`` are all accepted, and a run of the two ticks either
+    side of each cut is refused, across a block boundary too."""
+    world = _world("degraded")
+    first = world.n_boot(world.tick_at(1_767_225_600.0)) + hour * 3600 // int(world.dt)
+    first -= first % world.block_ticks
+    ns = np.arange(first - 40 * 15, first + world.block_ticks // 2, 15)
+    cuts = world.run_cuts(ns)
+    assert 40 in cuts and len(cuts) > 10
+    edges = [0, *cuts, len(ns)]
+    for a, b in zip(edges, edges[1:]):
+        world.snapshot_run(ns[a:b])
+    for c in cuts:
+        with pytest.raises(NotUniform):
+            world.snapshot_run(ns[c - 1: c + 1])
+
+
+def test_host_only_run_ignores_containers_and_withholds_them() -> None:
+    world = _world("degraded")
+    first = world.n_boot(world.tick_at(1_767_225_600.0)) + 7 * 3600 // int(world.dt)
+    first -= first % world.block_ticks
+    ns = np.arange(first, first + 600, 15)  # 10 min of a container restarting every 4
+    with pytest.raises(NotUniform):
+        world.snapshot_run(ns)
+    host = world.snapshot_run(ns, serving=False)
+    assert _differences(stack([world.snapshot(int(n)).host for n in ns]), host.host) == []
+    for part in (host.gpus, host.containers, host.vllm, host.litellm):
+        with pytest.raises(RuntimeError, match="withheld"):
+            list(part)
+        with pytest.raises(RuntimeError, match="withheld"):
+            bool(part)
