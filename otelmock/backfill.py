@@ -27,6 +27,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from multiprocessing import get_context
 from queue import Empty
 from typing import Any, TextIO
@@ -247,7 +248,7 @@ class _Worker:
         rest = [si for si, src in enumerate(self.sources) if src.serving]
         if rest:  # the others split first where the serving side changes (a crash loop: every few steps)
             edges = [a, *(a + c for c in self.world.run_cuts(self._ticks(a, b))), b]
-            for x, y in zip(edges, edges[1:]):
+            for x, y in pairwise(edges):
                 self._fill(parts, rest, x, y)
         self._snaps.clear()
         out = np.full((len(self.keys), b - a), ABSENT)
@@ -319,14 +320,16 @@ def _om_float(v: float) -> str:
     return "+Inf" if v == float("inf") else "-Inf" if v == float("-inf") else repr(v)
 
 
-def _strings(col: np.ndarray, src: _Source) -> np.ndarray:
-    """Each value as text (an object array); every distinct value is formatted once."""
-    uniq, inv = np.unique(col, return_inverse=True)
+def _strings(col: np.ndarray, present: np.ndarray, src: _Source) -> np.ndarray:
+    """Each present value as text (an object array, "" where absent); every distinct value is formatted once."""
+    uniq, inv = np.unique(col[present], return_inverse=True)
     if src.dcgm:  # dcgm-exporter's %d / %f: Prometheus stores the rounded value, so the backfill writes it too
         text = [dcgm_value(v, src.family.int_format) for v in uniq.tolist()]
     else:  # shortest round-trip text: the same float64 client_golang and prometheus_client write
         text = list(map(_om_float, uniq.tolist()))
-    return np.array(text, dtype=object)[inv]
+    out = np.full(col.shape, "", dtype=object)
+    out[present] = np.array(text, dtype=object)[inv]
+    return out
 
 
 def _group_text(rows: list[int], store: _Store, sources: list[_Source], ts: np.ndarray) -> tuple[str, int]:
@@ -336,13 +339,13 @@ def _group_text(rows: list[int], store: _Store, sources: list[_Source], ts: np.n
     for j, r in enumerate(rows):
         si, suffix, lv = store.keys.keys[r]
         col = store.vals[r]
+        present = col.view(np.uint64) != ABSENT_BITS
         parts[:, j, 0] = _prefix(sources[si], suffix, lv)
-        parts[:, j, 1] = _strings(col, sources[si])
+        parts[:, j, 1] = _strings(col, present, sources[si])
         parts[:, j, 2] = ts
-        absent = col.view(np.uint64) == ABSENT_BITS
-        if absent.any():
-            parts[absent, j, :] = ""
-        written += store.n - int(np.count_nonzero(absent))
+        if not present.all():
+            parts[~present, j, :] = ""
+        written += int(np.count_nonzero(present))
     return "".join(parts.ravel().tolist()), written
 
 
@@ -504,7 +507,7 @@ def _chunks(n: int, start_t: float, step_s: float, tick_s: float,
     ticks = np.floor((start_t + step_s * np.arange(n)) / tick_s + 1e-9).astype(np.int64)
     blocks = ticks // block_ticks(tick_s)
     cuts = sorted({0, n, *(np.flatnonzero(np.diff(blocks)) + 1).tolist(), *(a for a, _ in windows)})
-    return [(i, min(i + per, b)) for a, b in zip(cuts, cuts[1:]) for i in range(a, b, per)]
+    return [(i, min(i + per, b)) for a, b in pairwise(cuts) for i in range(a, b, per)]
 
 
 # --- the whole run ---------------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import os
 import re
 import shutil
 import subprocess
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
@@ -156,6 +156,22 @@ def test_blocks_of_several_windows_are_promtools(tmp_path: Path) -> None:
                         tsdb_dir=str(tmp_path / "ours"), block_hours=2)
     assert _assert_same_blocks(tmp_path / "ours", tmp_path / "blocks") >= 3
     assert stats.writing_s > 0 and stats.samples > 0
+
+
+def test_degraded_series_that_come_and_go(tmp_path: Path) -> None:
+    """Degraded: a container in a crash loop moves the dcgm container labels (%d values) and takes its vLLM series
+    away while it restarts: the OpenMetrics has those series only at their steps, and promtool makes of it the
+    blocks ``--tsdb-dir`` writes."""
+    s = config.load(None, None, scenario="degraded")
+    start, end = T, T + 1800
+    with open(tmp_path / "degraded.om", "w", encoding="utf-8") as out:
+        bf.backfill(s, discover(), start, end, 15.0, out, exporters=["dcgm", "vllm"])
+    per_series = Counter(series for series, _, _ in _series((tmp_path / "degraded.om").read_text()))
+    assert min(per_series.values()) < 121 == max(per_series.values())
+    tool("promtool")
+    bf.run_promtool(str(tmp_path / "degraded.om"), str(tmp_path / "blocks"), end - start)
+    bf.backfill(s, discover(), start, end, 15.0, None, exporters=["dcgm", "vllm"], tsdb_dir=str(tmp_path / "ours"))
+    assert _assert_same_blocks(tmp_path / "ours", tmp_path / "blocks") == 1
 
 
 def _dump(exporter: str, at: float, capsysbinary: pytest.CaptureFixture[bytes]) -> dict[object, float]:
