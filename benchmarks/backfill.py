@@ -4,6 +4,7 @@
     .venv/bin/python benchmarks/backfill.py --hours 24 --exporters node --workers 2
     .venv/bin/python benchmarks/backfill.py --breakdown           # CPU per step: one at a time beside runs of steps
     .venv/bin/python benchmarks/backfill.py --hours 168 --workers 2 --tsdb-only   # a real week, blocks only
+    .venv/bin/python benchmarks/backfill.py --scenario degraded --breakdown --hours 1   # runs in a crash loop
 
 Not a test: it prints figures (and the machine they ran on). A week of one host at 15 s is 40,321 steps; the
 projection multiplies the measured steady rate (the first step, which computes the host's history since its last
@@ -94,6 +95,7 @@ def main() -> int:
     ap.add_argument("--hours", type=float, default=2.0)
     ap.add_argument("--step", type=float, default=15.0)
     ap.add_argument("--exporters", default="all")
+    ap.add_argument("--scenario", default=None, help="held throughout (default: the 'scenario' setting)")
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--dir", default=None, help="where to write the file and blocks (default: a temporary folder)")
     ap.add_argument("--no-promtool", action="store_true")
@@ -101,9 +103,10 @@ def main() -> int:
     ap.add_argument("--tsdb-only", action="store_true", help="only the --tsdb-dir path, over the whole range")
     args = ap.parse_args()
     exporters = list(EXPORTERS) if args.exporters == "all" else args.exporters.split(",")
-    settings = config.load()
+    settings = config.load(None, None, **({"scenario": args.scenario} if args.scenario else {}))
     print(f"machine: {machine()}")
-    print(f"exporters: {', '.join(exporters)}; {args.hours:g} h at {args.step:g} s; workers {args.workers}")
+    print(f"exporters: {', '.join(exporters)}; {args.hours:g} h at {args.step:g} s; workers {args.workers}; "
+          f"scenario {settings.scenario}")
     t_end = time.time() // args.step * args.step
     t0 = t_end - args.hours * 3600
     if args.breakdown:

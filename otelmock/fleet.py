@@ -256,7 +256,7 @@ def _supervise(settings: Settings, scenarios: Mapping[str, Scenario], groups: Se
     handled = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
     previous = {sig: signal.signal(sig, forward) for sig in handled}  # before forking: no signal is lost
     import otelmock.api  # the web stack the children serve with: imported once, shared with them
-    import otelmock.serve
+    import otelmock.serve  # noqa: F401
 
     gc.collect()
     gc.freeze()  # what is imported now stays shared with the children: their collections never write to it

@@ -8,6 +8,8 @@ not written for runs would still be right (it falls back) but slow.
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 import pytest
 
@@ -91,6 +93,6 @@ def test_crash_loop_splits_only_the_serving_families() -> None:
     assert not [k for k in runs if not np.array_equal(runs[k], single[k])]
     edges = [0, *worker.world.run_cuts(worker._ticks(0, STEPS)), STEPS]
     assert len(edges) > 4  # containers did change
-    ones = sum(b - a == 1 for a, b in zip(edges, edges[1:]))
+    ones = sum(b - a == 1 for a, b in pairwise(edges))
     assert worker.fallbacks == ones * sum(src.serving for src in worker.sources)
     assert not all(src.serving for src in worker.sources)

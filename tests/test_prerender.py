@@ -1,3 +1,5 @@
+from itertools import pairwise
+
 from otelmock.prerender import ScrapePredictor
 
 
@@ -52,4 +54,4 @@ def test_fleet_world_threads_work_at_spread_phases_of_the_tick() -> None:
 
     phases = sorted(world_phase(i) for i in range(10))
     assert world_phase(0) == 0.0 and all(0.0 <= p < 0.8 for p in phases)
-    assert min(b - a for a, b in zip(phases, phases[1:])) > 0.03  # no two of ten hosts at the same moment
+    assert min(b - a for a, b in pairwise(phases)) > 0.03  # no two of ten hosts at the same moment

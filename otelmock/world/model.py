@@ -14,6 +14,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 import numpy as np
 
@@ -208,7 +209,7 @@ class World:
         with self._lock:
             cuts = {c for _, key in self._run_keys() for c in changes(np.array([key(int(m)) for m in ns]))}
             edges = [0, *sorted(cuts), len(ns)]
-            for a, b in zip(edges, edges[1:]):
+            for a, b in pairwise(edges):
                 srv = self._serving_block(int(ns[a]) // self.block_ticks)
                 cuts.update(a + c for c in structure_changes(self, srv, ns[a:b] - srv.n0, ns[a:b]))
         return sorted(cuts)

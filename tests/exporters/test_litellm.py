@@ -6,7 +6,6 @@ import hashlib
 import re
 from collections.abc import Sequence
 
-import pytest
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.resources import Resource
 from prometheus_client.parser import text_string_to_metric_families

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -84,7 +85,7 @@ def test_run_cuts_are_exactly_where_runs_are_refused(hour: int) -> None:
     cuts = world.run_cuts(ns)
     assert 40 in cuts and len(cuts) > 10
     edges = [0, *cuts, len(ns)]
-    for a, b in zip(edges, edges[1:]):
+    for a, b in pairwise(edges):
         world.snapshot_run(ns[a:b])
     for c in cuts:
         with pytest.raises(NotUniform):
