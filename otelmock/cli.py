@@ -74,7 +74,8 @@ def _settings(args: argparse.Namespace) -> config.Settings:
 def _timeline(settings: config.Settings) -> tuple[Timeline, dict[str, Scenario]]:
     scenarios = discover(settings.scenarios_dir)
     if settings.scenario not in scenarios:
-        raise config.ConfigError(f"scenario {settings.scenario!r} not found (available: {', '.join(sorted(scenarios))})")
+        raise config.ConfigError(
+            f"scenario {settings.scenario!r} not found (available: {', '.join(sorted(scenarios))})")
     params = {**scenarios[settings.scenario].params, **settings.params}
     return Timeline.constant(settings.scenario, params), scenarios
 

@@ -305,7 +305,7 @@ def _build(values: dict[str, Any], params: dict[str, float] | None = None) -> Se
     def section(cls: type, prefix: str) -> Any:
         return cls(**{f.name: values[f"{prefix}.{f.name}"] for f in fields(cls)})
 
-    sections = {"host": Host, "gpu": Gpu, "ports": Ports, "dcgm": Dcgm, "vllm": Vllm, "litellm": Litellm, "logs": Logs, "otlp": Otlp,
-                "api": Api}
+    sections = {"host": Host, "gpu": Gpu, "ports": Ports, "dcgm": Dcgm, "vllm": Vllm, "litellm": Litellm,
+                "logs": Logs, "otlp": Otlp, "api": Api}
     top = {f.name: values[f.name] for f in fields(Settings) if f.name not in (*sections, "params")}
     return Settings(**top, **{name: section(cls, name) for name, cls in sections.items()}, params=dict(params or {}))

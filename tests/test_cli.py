@@ -58,7 +58,8 @@ def test_port_in_use_is_reported_and_nothing_starts() -> None:
 
 def test_scenarios_lists_the_packaged_ones() -> None:
     r = otelmock("scenarios")
-    assert r.returncode == 0 and [line.split("\t")[0] for line in r.stdout.splitlines()] == ["degraded", "high_load", "normal"]
+    names = [line.split("\t")[0] for line in r.stdout.splitlines()]
+    assert r.returncode == 0 and names == ["degraded", "high_load", "normal"]
 
 
 def test_processes_out_of_range_is_one_line_and_nothing_starts() -> None:

@@ -37,7 +37,8 @@ def _le_key(lv: tuple[str, ...]) -> float:
 class PrometheusBridge:
     """Renders one exporter's exposition from its OTel instruments."""
 
-    def __init__(self, meters: ExporterMeters, reader: InMemoryMetricReader, dialect: str, source: str = "otel") -> None:
+    def __init__(self, meters: ExporterMeters, reader: InMemoryMetricReader, dialect: str,
+                 source: str = "otel") -> None:
         if dialect not in DIALECTS:
             raise ValueError(f"unknown dialect {dialect!r}")
         if source not in SOURCES:

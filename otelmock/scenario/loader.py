@@ -45,7 +45,8 @@ def validate_params(params: Any, where: str) -> dict[str, float]:
         known = spec(str(key))
         if known is None:
             raise ScenarioError(f"{where}: params.{key}: unknown parameter (known: {', '.join(sorted(PARAMS))}, "
-                                "gpu.<index>.{throttle,xid,offline}, container.<name>.{error_rate,mem_leak_bytes,crashloop_s})")
+                                "gpu.<index>.{throttle,xid,offline}, "
+                                "container.<name>.{error_rate,mem_leak_bytes,crashloop_s})")
         _, lo, hi, _ = known
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ScenarioError(f"{where}: params.{key}: {value!r} is not a number")

@@ -118,7 +118,8 @@ class Timeline:
         return out
 
     def active_anomalies(self, t: float) -> tuple[Anomaly, ...]:
-        return tuple(a for a in self.anomalies if a.active(t) or (a.duration_s == 0 and a.start_t <= t < a.start_t + 60))
+        return tuple(a for a in self.anomalies
+                     if a.active(t) or (a.duration_s == 0 and a.start_t <= t < a.start_t + 60))
 
     def active(self, t: float) -> Segment:
         """The segment in force (or ramping in) at time ``t``."""

@@ -165,7 +165,8 @@ def host_snapshot(
     counters = {
         "ctxt": np.floor(integral["ctxt"]), "intr": np.floor(integral["intr"]), "forks": np.floor(integral["forks"]),
         "pgfault": np.floor(integral["pgfault"]), "pgmajfault": np.floor(integral["pgmajfault"]),
-        "pgpgin": np.floor(integral["disk_read_bytes"] / 1024), "pgpgout": np.floor(integral["disk_written_bytes"] / 1024),
+        "pgpgin": np.floor(integral["disk_read_bytes"] / 1024),
+        "pgpgout": np.floor(integral["disk_written_bytes"] / 1024),
         "pswpin": 0.0, "pswpout": 0.0, "oom_kill": 0.0,
         "psi_cpu_waiting": integral["psi_cpu"], "psi_io_waiting": integral["psi_io"],
         "psi_io_stalled": integral["psi_io_full"], "psi_mem_waiting": integral["psi_mem"],

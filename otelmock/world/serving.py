@@ -41,7 +41,8 @@ ITL = (0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5, 
 ITERATION = (1, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384)
 PARAMS_N = (1, 2, 5, 10, 20)
 # LiteLLM's LATENCY_BUCKETS (litellm/types/integrations/prometheus.py, 1.110.2)
-LITELLM_LATENCY = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 420.0, 600.0)
+LITELLM_LATENCY = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 420.0,
+                   600.0)
 COUNTERS = ("requests", "stop", "length", "abort", "errors", "rate_limited", "prompt_tokens", "generation_tokens",
             "preemptions", "prefix_queries", "prefix_hits", "cpu_user_s", "cpu_system_s", "net_rx_bytes",
             "net_tx_bytes", "net_rx_packets", "net_tx_packets", "fs_read_bytes", "fs_write_bytes", "fs_reads",
@@ -140,7 +141,8 @@ def hist_bounds(name: str, max_len: int) -> tuple[float, ...]:
 class ServingBlock:
     n0: int
     starts: np.ndarray              # (C_all, B) start tick of each container's current run
-    win: dict[str, FloatArray]      # per window: running, waiting, kv, gen_tps, prompt_tps (C_vllm, W); cores, mem (C_all, W)
+    win: dict[str, FloatArray]      # per window: running, waiting, kv, gen_tps, prompt_tps (C_vllm, W);
+    #                                 cores, mem (C_all, W)
     host_load: tuple[FloatArray, FloatArray]  # (B,) CPU cores and resident bytes of all containers
     streams: dict[str, Stream]      # counters and histograms over all containers (infra rows zero where unused)
     gpu_energy: Stream              # (G, 1): energy, mJ
@@ -161,7 +163,8 @@ def container_starts(
     if timeline is not None:
         for i, c in enumerate(cids):
             crash = timeline.crash_epochs(c.name, t)
-            for ev in timeline.event_times(c.name, "container_restart") + timeline.event_times(c.name, "container_oom_kill"):
+            for ev in (timeline.event_times(c.name, "container_restart")
+                       + timeline.event_times(c.name, "container_oom_kill")):
                 crash = np.where(t >= ev, np.maximum(crash, ev), crash)
             out[i] = np.maximum(out[i], np.where(np.isfinite(crash), np.ceil(crash / dt - 1e-9), -np.inf))
     return out.astype(np.int64)
@@ -201,7 +204,8 @@ def serving_block(
     for i, m in enumerate(MODELS):
         broken[i] = np.max(offline[[g for g in m.gpus if g < n_gpus]], axis=0) if offline is not None else 0.0
     rate = _col("base_rpm") / 60.0 * act[None, :] * p("serving.rate_scale")
-    prompt_mean, gen_mean = _col("prompt_tokens") * np.exp(0.32) * p("serving.prompt_scale"), _col("gen_tokens") * np.exp(0.245)
+    prompt_mean = _col("prompt_tokens") * np.exp(0.32) * p("serving.prompt_scale")
+    gen_mean = _col("gen_tokens") * np.exp(0.245)
     prompt_tps, gen_tps = rate * prompt_mean, rate * gen_mean
     u = gen_tps / _col("gen_capacity") + prompt_tps / _col("prefill_capacity")
     lat = p("serving.latency_scale")
@@ -219,7 +223,8 @@ def serving_block(
                                                       for m in MODELS]) + broken, 0.0, 1.0)
     is_llm = (_col("gen_tokens") > 0).astype(np.float64)
     rates = {
-        "requests": rate, "errors": rate * err, "abort": rate * 0.004 * (1 - err), "length": rate * 0.07 * is_llm * (1 - err),
+        "requests": rate, "errors": rate * err, "abort": rate * 0.004 * (1 - err),
+        "length": rate * 0.07 * is_llm * (1 - err),
         "rate_limited": rate * 0.001, "prompt_tokens": prompt_tps * (1 - err), "generation_tokens": gen_tps * (1 - err),
         "preemptions": rate * np.maximum(kv - 0.92, 0.0) * 10.0, "prefix_queries": prompt_tps,
         "prefix_hits": prompt_tps * 0.35, "gen_requests": rate * is_llm,
@@ -247,7 +252,8 @@ def serving_block(
     streams = {k: stream(pad(v), active, dt) for k, v in rates.items() if k in COUNTERS and tier != "host"}
     started_cum = active_cumsum(started)
     resources = {"cpu_user_s": cores * 0.8, "cpu_system_s": cores * 0.2, "net_rx_bytes": net * 0.45,
-                 "net_tx_bytes": net * 0.55, "net_rx_packets": net * 0.45 / 900.0, "net_tx_packets": net * 0.55 / 1100.0,
+                 "net_tx_bytes": net * 0.55, "net_rx_packets": net * 0.45 / 900.0,
+                 "net_tx_packets": net * 0.55 / 1100.0,
                  "fs_read_bytes": disk_r, "fs_write_bytes": disk_w, "fs_reads": disk_r / 131072.0,
                  "fs_writes": disk_w / 16384.0}
     if tier != "host":
@@ -256,7 +262,8 @@ def serving_block(
     medians = {
         "e2e": queue + prefill + decode, "ttft": queue + prefill, "tpot": np.maximum(tpot, 1e-4), "queue": queue,
         "inference": prefill + decode, "prefill": prefill, "decode": np.maximum(decode, 1e-4),
-        "prompt": _col("prompt_tokens") * p("serving.prompt_scale") + 0 * rate, "gen": np.maximum(_col("gen_tokens"), 0.5) + 0 * rate,
+        "prompt": _col("prompt_tokens") * p("serving.prompt_scale") + 0 * rate,
+        "gen": np.maximum(_col("gen_tokens"), 0.5) + 0 * rate,
         "max_tokens": np.full_like(rate, 1024.0), "one": np.ones_like(rate),
         "step_tokens": np.maximum(running, 1.0) + prompt_tps * tpot, "proxy_e2e": queue + prefill + decode + 0.012,
         "overhead": np.full_like(rate, 0.004),

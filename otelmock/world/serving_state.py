@@ -43,7 +43,8 @@ def _wobble(world: World, n: np.ndarray) -> FloatArray:
 
 @lru_cache(maxsize=64)
 def _wobble_keys(seed: int, index: int) -> np.ndarray:
-    return np.array([[key_of(seed, index, "wobble", m.container, j) for j in range(3)] for m in MODELS], dtype=np.uint64)
+    return np.array([[key_of(seed, index, "wobble", m.container, j) for j in range(3)] for m in MODELS],
+                    dtype=np.uint64)
 
 
 def tick_levels(world: World, srv: ServingBlock, n: np.ndarray) -> dict[str, FloatArray]:

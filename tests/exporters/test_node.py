@@ -17,8 +17,10 @@ FROM_SOURCE = {
     "node_cpu_scaling_frequency_min_hertz": ("gauge", "cpu"), "node_hwmon_chip_names": ("gauge", "chip,chip_name"),
     "node_hwmon_fan_min_rpm": ("gauge", "chip,sensor"), "node_hwmon_fan_rpm": ("gauge", "chip,sensor"),
     "node_hwmon_temp_celsius": ("gauge", "chip,sensor"), "node_hwmon_temp_crit_alarm_celsius": ("gauge", "chip,sensor"),
-    "node_hwmon_temp_crit_celsius": ("gauge", "chip,sensor"), "node_hwmon_temp_crit_hyst_celsius": ("gauge", "chip,sensor"),
-    "node_hwmon_temp_max_celsius": ("gauge", "chip,sensor"), "node_interrupts_total": ("counter", "cpu,devices,info,type"),
+    "node_hwmon_temp_crit_celsius": ("gauge", "chip,sensor"),
+    "node_hwmon_temp_crit_hyst_celsius": ("gauge", "chip,sensor"),
+    "node_hwmon_temp_max_celsius": ("gauge", "chip,sensor"),
+    "node_interrupts_total": ("counter", "cpu,devices,info,type"),
     "node_memory_HardwareCorrupted_bytes": ("gauge", ""), "node_netstat_TcpExt_TCPOFOQueue": ("untyped", ""),
     "node_netstat_TcpExt_TCPRcvQDrop": ("untyped", ""), "node_netstat_Tcp_MaxConn": ("untyped", ""),
     "node_power_supply_online": ("gauge", "power_supply"), "node_pressure_irq_stalled_seconds_total": ("counter", ""),
@@ -70,7 +72,8 @@ def test_golden(runtime: Runtime, update_golden: bool) -> None:
 def test_every_dashboard_family_has_the_real_type_and_label_keys(runtime: Runtime) -> None:
     mock = families(_scrape(runtime))
     with (DATA / "node_exporter_families.tsv").open() as f:
-        real = {r["name"]: (r["type"], r["label_keys"].strip().replace(" (+quantile)", "")) for r in csv.DictReader(f, delimiter="\t")}
+        real = {r["name"]: (r["type"], r["label_keys"].strip().replace(" (+quantile)", ""))
+                for r in csv.DictReader(f, delimiter="\t")}
     for name in sorted(dashboard_families() | {"node_uname_info"}):
         expected = real.get(name) or FROM_SOURCE.get(name)
         assert expected is not None, f"{name}: no reference for this family"
@@ -83,8 +86,8 @@ def test_every_family_of_the_real_capture_exists_with_the_same_type_and_labels(r
     with (DATA / "node_exporter_families.tsv").open() as f:
         rows = list(csv.DictReader(f, delimiter="\t"))
     # VM-only or IPv6 details of the capture host that a bare-metal GPU server does not show
-    skip = re.compile(r"node_netstat_(Icmp6|Ip6|Udp6|UdpLite6|Ip_Forwarding)|node_nf_conntrack_stat_|node_memory_Balloon|"
-                      r"node_network_(carrier_(up|down)_changes|dormant)$|node_timex_pps")
+    skip = re.compile(r"node_netstat_(Icmp6|Ip6|Udp6|UdpLite6|Ip_Forwarding)|node_nf_conntrack_stat_|"
+                      r"node_memory_Balloon|node_network_(carrier_(up|down)_changes|dormant)$|node_timex_pps")
     missing = [r["name"] for r in rows if r["name"] not in mock and not skip.match(r["name"])]
     assert missing == []
     for r in rows:
@@ -106,7 +109,8 @@ def test_counters_grow_between_scrapes_and_text_parses(settings) -> None:  # typ
          if f.type == "counter" for s in f.samples}
     assert a.keys() == b.keys()
     assert all(b[k] >= a[k] for k in a)
-    assert b['node_cpu_seconds_total[(\'cpu\', \'0\'), (\'mode\', \'idle\')]'] > a['node_cpu_seconds_total[(\'cpu\', \'0\'), (\'mode\', \'idle\')]']
+    idle = "node_cpu_seconds_total[('cpu', '0'), ('mode', 'idle')]"
+    assert b[idle] > a[idle]
     rt.stop()
 
 

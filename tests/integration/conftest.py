@@ -74,7 +74,8 @@ def mock() -> Iterator[dict[str, str]]:
     """``otelmock run`` as a user starts it (every exporter), with only the ports and bind address changed."""
     ports = {name: free_port() for name in EXPORTERS}
     env = {k: v for k, v in os.environ.items() if not k.startswith("OTELMOCK_")}
-    env.update(OTELMOCK_BIND="127.0.0.1", OTELMOCK_PORTS__CONTROL=str(free_port()), OTELMOCK_LOGS__ENABLED="false", **{f"OTELMOCK_PORTS__{n.upper()}": str(p) for n, p in ports.items()})
+    env.update(OTELMOCK_BIND="127.0.0.1", OTELMOCK_PORTS__CONTROL=str(free_port()), OTELMOCK_LOGS__ENABLED="false",
+               **{f"OTELMOCK_PORTS__{n.upper()}": str(p) for n, p in ports.items()})
     proc = subprocess.Popen([sys.executable, "-m", "otelmock", "run"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

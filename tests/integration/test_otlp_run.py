@@ -15,7 +15,8 @@ def test_run_pushes_metrics_over_otlp() -> None:
     rx = Receiver(free_port()).start()
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTELMOCK_", "OTEL_"))}
-    env.update(OTELMOCK_BIND="127.0.0.1", OTELMOCK_EXPORTERS="node,dcgm", OTELMOCK_PORTS__CONTROL=str(free_port()), OTELMOCK_PORTS__NODE=str(port),
+    env.update(OTELMOCK_BIND="127.0.0.1", OTELMOCK_EXPORTERS="node,dcgm", OTELMOCK_PORTS__CONTROL=str(free_port()),
+               OTELMOCK_PORTS__NODE=str(port),
                OTELMOCK_PORTS__DCGM=str(free_port()), OTELMOCK_OTLP__ENABLED="true",
                OTELMOCK_OTLP__ENDPOINT=rx.endpoint, OTELMOCK_OTLP__INTERVAL_S="1", OTELMOCK_LOGS__ENABLED="false")
     proc = subprocess.Popen([sys.executable, "-m", "otelmock", "run"], env=env,

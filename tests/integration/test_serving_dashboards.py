@@ -88,5 +88,6 @@ def test_the_exporters_agree_at_the_same_moment(scraped_all: str) -> None:
     assert lite and vllm
     a, b = float(lite[0]["value"][1]), float(vllm[0]["value"][1])  # type: ignore[index]
     assert b > 0 and abs(a - b) <= 0.25 * b
-    gpu_containers = query(scraped_all, 'count(count by (name) (container_cpu_usage_seconds_total{container_env_nvidia_visible_devices!=""}))')
+    gpu_containers = query(scraped_all, 'count(count by (name) '
+                                        '(container_cpu_usage_seconds_total{container_env_nvidia_visible_devices!=""}))')
     assert float(gpu_containers[0]["value"][1]) == 10  # type: ignore[index]
