@@ -174,8 +174,10 @@ def test_degraded_series_that_come_and_go(tmp_path: Path) -> None:
     assert _assert_same_blocks(tmp_path / "ours", tmp_path / "blocks") == 1
 
 
-def _dump(exporter: str, at: float, capsysbinary: pytest.CaptureFixture[bytes]) -> dict[object, float]:
-    assert cli.main(["dump", exporter, "--at", str(at)]) == 0
+def _dump(exporter: str, at: float, capsysbinary: pytest.CaptureFixture[bytes], scenario: str | None = None
+          ) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    chosen = ["--scenario", scenario] if scenario else []
+    assert cli.main(["dump", exporter, *chosen, "--at", str(at)]) == 0
     live = {}
     for fam in text_string_to_metric_families(capsysbinary.readouterr().out.decode()):
         for s in fam.samples:  # a scrape leaves out empty label values
@@ -217,13 +219,9 @@ def test_degraded_backfill_joins_live_scrapes(degraded_text: str, exporter: str,
     for at in (start + 15 * k for k in (7, 33, 61, 80)):
         backfilled = {(n, lb - job): v for n, lb, v, _ in _samples(degraded_text, at)
                       if job <= lb and not n.startswith(own)}
-        assert cli.main(["dump", exporter, "--scenario", "degraded", "--at", str(at)]) == 0
-        live = {}
-        for fam in text_string_to_metric_families(capsysbinary.readouterr().out.decode()):
-            for smp in fam.samples:  # the 0.0.4 parser names a counter's samples with _total: as written
-                if not smp.name.startswith(own):
-                    live[(smp.name, frozenset((k, v) for k, v in smp.labels.items() if v))] = smp.value
-        live = {(n if (n, lb) in backfilled else n.removesuffix("_total"), lb): v for (n, lb), v in live.items()}
+        # the 0.0.4 parser names a counter's samples with _total: as written
+        live = {(n if (n, lb) in backfilled else n.removesuffix("_total"), lb): v
+                for (n, lb), v in _dump(exporter, at, capsysbinary, "degraded").items() if not n.startswith(own)}
         assert backfilled.keys() == live.keys()
         bad = [k for k, v in live.items() if not (v == backfilled[k] or math.isnan(v) and math.isnan(backfilled[k]))]
         assert not bad, bad[:5]

@@ -148,6 +148,11 @@ class ServingBlock:
     gpu_energy: Stream              # (G, 1): energy, mJ
     gpu_nvlink: Stream              # (G, 1): NVLink bytes
 
+    @property
+    def window_ticks(self) -> int:
+        """Ticks per window: tick ``i`` of the block is in window ``i // window_ticks``."""
+        return self.starts.shape[1] // self.win["running"].shape[1]
+
 
 def container_starts(
     cids: tuple[ContainerIdentity, ...], ident: HostIdentity, n: np.ndarray, dt: float, timeline: Timeline | None = None

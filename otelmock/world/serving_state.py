@@ -31,6 +31,7 @@ VLLM_HISTOGRAMS = tuple(k for k in HISTOGRAMS if not k.startswith("litellm_"))
 LITELLM_HISTOGRAMS = tuple(k for k in HISTOGRAMS if k.startswith("litellm_"))
 
 
+_LOAD_S = np.array([m.load_s for m in MODELS])[:, None]  # (models, 1) seconds each model takes to load
 LAG_TICKS = 30  # the GPU thermal lag (tau 1.4 s) forgets its start after ~20 tau
 
 
@@ -50,16 +51,15 @@ def _wobble_keys(seed: int, index: int) -> np.ndarray:
 def tick_levels(world: World, srv: ServingBlock, n: np.ndarray) -> dict[str, FloatArray]:
     """Per-tick gauges (models, len(n)) for ticks ``n`` of block ``srv`` (earlier ticks clamp to its start)."""
     idx = np.clip(n - srv.n0, 0, srv.starts.shape[1] - 1)
-    wt = srv.starts.shape[1] // srv.win["running"].shape[1]
+    wt = srv.window_ticks
     nm = len(MODELS)
     age = (n[None, :] - srv.starts[:nm, idx]) * world.dt
-    load_s = np.array([m.load_s for m in MODELS])[:, None]
-    alive = (age > load_s).astype(np.float64)
+    alive = (age > _LOAD_S).astype(np.float64)
     wob = _wobble(world, n) * alive
     w = idx // wt
     out = {k: srv.win[k][:, w] * wob for k in ("running", "waiting", "gen_tps", "prompt_tps")}
     out["kv"] = np.clip(srv.win["kv"][:, w] * (0.7 + 0.3 * wob), 0.0, 0.99) * alive
-    out.update(alive=alive, progress=np.clip(age / load_s, 0.0, 1.0), age=age)
+    out.update(alive=alive, progress=np.clip(age / _LOAD_S, 0.0, 1.0), age=age)
     return out
 
 
@@ -70,7 +70,7 @@ def gpu_tick(world: World, srv: ServingBlock, n: int | np.ndarray) -> dict[str, 
     last_n = np.atleast_1d(n)
     ticks = np.arange(last_n[0] - LAG_TICKS + 1, last_n[-1] + 1)
     lv = tick_levels(world, srv, ticks)
-    idx = np.clip(ticks - srv.n0, 0, srv.starts.shape[1] - 1) // (srv.starts.shape[1] // srv.win["running"].shape[1])
+    idx = np.clip(ticks - srv.n0, 0, srv.starts.shape[1] - 1) // srv.window_ticks
     throttle = srv.win["gpu_throttle"][:, idx].T if "gpu_throttle" in srv.win else None
     out = gpu_readings(world.settings.gpu.count, lv["running"], lv["gen_tps"], lv["prompt_tps"], lv["progress"],
                        lv["age"], world.dt, lag=False, throttle=throttle)
@@ -92,12 +92,11 @@ def structure_changes(world: World, srv: ServingBlock, i: np.ndarray, n: np.ndar
     than at the tick before: a container starts, a model holds its GPUs (from the tick after its start), finishes
     loading, breaks or mends with its GPUs; a GPU goes offline or back. Splitting a run there first spares the
     attempts that would find them one :class:`NotUniform` at a time (a change not listed here is still found so)."""
-    wt = srv.starts.shape[1] // srv.win["running"].shape[1]
+    wt = srv.window_ticks
     nm = len(MODELS)
     starts = srv.starts[:, i]
     age = (n[None, :] - starts[:nm]) * world.dt
-    load_s = np.array([m.load_s for m in MODELS])[:, None]
-    keys = [starts, age > 0, age <= load_s, srv.win["broken"][:, i // wt] < 0.5]
+    keys = [starts, age > 0, age <= _LOAD_S, srv.win["broken"][:, i // wt] < 0.5]
     if "gpu_offline" in srv.win:
         keys.append(srv.win["gpu_offline"][:, i // wt] < 0.5)
     return changes(np.vstack(keys))
@@ -113,7 +112,7 @@ def build_states(
     lv = tick_levels(world, srv, n if run else np.array([n]))
     if not run:
         lv = {k: v[:, 0] for k, v in lv.items()}
-    wt = srv.starts.shape[1] // srv.win["running"].shape[1]
+    wt = srv.window_ticks
     value = {name: (bases[name][..., None] if run else bases[name]) + st.at(i) for name, st in srv.streams.items()}
     ints = {name: np.floor(v) for name, v in value.items() if not name.startswith(("s:", "L:s:"))}
     # plain counters once, (C,) each: Python floats for a tick, Ticks for a run
