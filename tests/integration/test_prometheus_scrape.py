@@ -19,8 +19,9 @@ SKIP_EXPR = (
 )
 
 
-def query(prom: str, expr: str) -> list[dict[str, object]]:
-    body = json.loads(get(f"http://{prom}/api/v1/query?" + urllib.parse.urlencode({"query": expr})))
+def query(prom: str, expr: str, at: float | None = None) -> list[dict[str, object]]:
+    params = {"query": expr} | ({"time": f"{at:.3f}"} if at is not None else {})
+    body = json.loads(get(f"http://{prom}/api/v1/query?" + urllib.parse.urlencode(params)))
     assert body["status"] == "success", body
     return list(body["data"]["result"])
 
