@@ -26,6 +26,19 @@ def query(prom: str, expr: str, at: float | None = None) -> list[dict[str, objec
     return list(body["data"]["result"])
 
 
+def wait_scraped(prom: str, jobs: tuple[str, ...], window_s: int, times: int, timeout_s: float) -> float:
+    """Wait until Prometheus has scraped every one of ``jobs`` at least ``times`` times over the last ``window_s``;
+    the evaluation time at which it had (fails the test after ``timeout_s``)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        now = time.time()
+        counts = query(prom, f'count_over_time(up{{job=~"{"|".join(jobs)}"}}[{window_s}s])', at=now)
+        if len(counts) == len(jobs) and min(float(r["value"][1]) for r in counts) >= times:  # type: ignore[index]
+            return now
+        time.sleep(0.5)
+    pytest.fail(f"Prometheus did not scrape {', '.join(jobs)} {times} times in {window_s} s within {timeout_s:g} s")
+
+
 def dashboard_queries(instance: str) -> list[tuple[str, str]]:
     rows = []
     for line in (DATA / "dashboard-1860.queries.tsv").read_text().splitlines():
@@ -39,13 +52,8 @@ def dashboard_queries(instance: str) -> list[tuple[str, str]]:
 
 @pytest.fixture(scope="module")
 def scraped(prometheus: str, mock_node: str) -> str:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        r = query(prometheus, 'count_over_time(up{job="node"}[1m])')
-        if r and float(r[0]["value"][1]) >= 7:  # type: ignore[index]
-            return prometheus
-        time.sleep(0.5)
-    pytest.fail("Prometheus did not scrape the mock 7 times within 60 s")
+    wait_scraped(prometheus, ("node",), 60, 7, timeout_s=60)
+    return prometheus
 
 
 def test_target_is_up(scraped: str, mock_node: str) -> None:

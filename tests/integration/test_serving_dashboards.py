@@ -7,7 +7,7 @@ import time
 import httpx
 import pytest
 
-from tests.integration.test_prometheus_scrape import query
+from tests.integration.test_prometheus_scrape import query, wait_scraped
 
 # NVIDIA DCGM Exporter Dashboard (grafana.com 12239), variables $instance and $gpu filled in
 DCGM_12239 = (
@@ -39,13 +39,8 @@ VLLM_EXAMPLE = (
 
 @pytest.fixture(scope="module")
 def scraped_all(prometheus: str, mock: dict[str, str]) -> str:
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        counts = query(prometheus, "count_over_time(up[2m])")
-        if len(counts) == len(mock) and min(float(r["value"][1]) for r in counts) >= 8:  # type: ignore[index]
-            return prometheus
-        time.sleep(1)
-    pytest.fail("Prometheus did not scrape every mock exporter 8 times within 90 s")
+    wait_scraped(prometheus, tuple(mock), 120, 8, timeout_s=90)
+    return prometheus
 
 
 def test_every_exporter_is_up(scraped_all: str, mock: dict[str, str]) -> None:
@@ -80,27 +75,14 @@ def test_vllm_example_dashboard(scraped_all: str, mock: dict[str, str]) -> None:
     assert empty == []
 
 
-def _covered(prom: str, jobs: str, seconds: int) -> float:
-    """Wait until every job in ``jobs`` has been scraped over the last ``seconds``; the evaluation time to use.
-
-    A rate over a window the samples only partly cover is scaled down by the gap (Prometheus extrapolates at
-    most half an interval past the first sample), and targets start being scraped a few seconds apart: rates of
-    two jobs agree only over a window that both fill.
-    """
-    deadline = time.monotonic() + seconds + 30
-    while time.monotonic() < deadline:
-        now = time.time()
-        counts = query(prom, f'count_over_time(up{{job=~"{jobs}"}}[{seconds}s])', at=now)
-        if len(counts) == jobs.count("|") + 1 and min(float(r["value"][1]) for r in counts) >= seconds - 1:  # type: ignore[index]
-            return now
-        time.sleep(1)
-    pytest.fail(f"Prometheus did not scrape {jobs} every second for {seconds} s")
-
-
 def test_the_exporters_agree_at_the_same_moment(scraped_all: str) -> None:
     """LiteLLM's success rate = vLLM's request_success rate over the containers behind it (the proxy counts
-    since its own start and vLLM since each container's, so rates are what agree), over 30 s both jobs fill."""
-    at = _covered(scraped_all, "litellm|vllm", 30)
+    since its own start and vLLM since each container's, so rates are what agree), over 30 s both jobs fill.
+
+    A rate over a window the samples only partly cover is scaled down by the gap (Prometheus extrapolates at most
+    half an interval past the first sample), and targets start being scraped a few seconds apart: the rates of two
+    jobs agree only over a window both fill (a scrape a second)."""
+    at = wait_scraped(scraped_all, ("litellm", "vllm"), 30, 29, timeout_s=60)
     lite = query(scraped_all, 'sum(rate(litellm_proxy_total_requests_metric_total{status_code="200"}[30s]))', at=at)
     vllm = query(scraped_all, "sum(rate(vllm:request_success_total[30s]))", at=at)
     assert lite and vllm
