@@ -24,6 +24,7 @@ import yaml
 
 from otelmock.config import EXPORTER_NAMES
 from tests.integration.conftest import free_port, get, tool, wait_http
+from tests.integration.test_prometheus_scrape import query
 from tests.stack import (
     GRAFANA,
     datasource_uids,
@@ -75,12 +76,6 @@ def test_dashboard_uids_are_unique() -> None:
 # ---------------------------------------------------------------------------------------------- end to end
 
 
-def _query(prom: str, expr: str) -> list[dict[str, Any]]:
-    body = json.loads(get(f"http://{prom}/api/v1/query?" + urllib.parse.urlencode({"query": expr})))
-    assert body["status"] == "success", body
-    return list(body["data"]["result"])
-
-
 def _served(ports: dict[str, int], timeout_s: float = 5.0) -> set[str]:
     """The exporters whose port answers /health (``otelmock run`` binds every port before serving any)."""
     served: set[str] = set()
@@ -122,7 +117,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, set[s
         wait_http(f"http://{prom}/-/ready", timeout_s=30, proc=procs[-1])
         deadline = time.monotonic() + 60
         # 8 scrapes of every target, the last 3 successful (the first scrapes of a cold mock may time out)
-        while len(_query(prom, "count_over_time(up[1m]) >= 8 and min_over_time(up[3s]) == 1")) < len(served):
+        while len(query(prom, "count_over_time(up[1m]) >= 8 and min_over_time(up[3s]) == 1")) < len(served):
             assert time.monotonic() < deadline, "Prometheus did not scrape every target 8 times within 60 s"
             time.sleep(0.5)
         yield prom, served
@@ -188,7 +183,7 @@ def test_every_dashboard_query_returns_data(stack: tuple[str, set[str]]) -> None
                 continue
             checked += 1
             gap = next((k for k in KNOWN_EMPTY if k in filled), None)
-            has_data = bool(_query(prom, filled))
+            has_data = bool(query(prom, filled))
             if gap:
                 (answered if has_data else known).add(gap)
             elif not has_data:
